@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Shared by every otelsec sensor: the one ring buffer, its batched wakeups and the loss counters. */
+#pragma once
+
+#include "vmlinux.h"
+#include "bpf_helpers.h"
+#include "bpf_core_read.h"
+#include "bpf_tracing.h"
+
+#include "events.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Load-time settings (rewritten by the loader before the object is loaded). */
+
+/* Force a consumer wakeup every wakeup_every records per CPU; the records in between are
+ * submitted with BPF_RB_NO_WAKEUP and picked up by the reader's deadline. A wakeup costs more
+ * than the record it announces, so batching them is most of the ring buffer's cost. */
+const volatile __u32 wakeup_every = 64;
+
+/* One ring buffer for all sensors; the loader shares it between objects. Its size is set at load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} osec_events SEC(".maps");
+
+/* Per-CPU counters, one slot per event kind: what was sent and what the ring buffer refused. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sensor_stats);
+} osec_stats SEC(".maps");
+
+/* Per-CPU sequence numbers for the wakeup batching. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} osec_rb_seq SEC(".maps");
+
+static __always_inline __u64 submit_flags(void)
+{
+	__u32 zero = 0;
+	__u64 *seq = bpf_map_lookup_elem(&osec_rb_seq, &zero);
+
+	if (!seq || wakeup_every <= 1)
+		return BPF_RB_FORCE_WAKEUP;
+	*seq += 1;
+	if (*seq % wakeup_every == 0)
+		return BPF_RB_FORCE_WAKEUP;
+	/* A burst must not fill the buffer while the reader sleeps until its deadline. */
+	if (bpf_ringbuf_query(&osec_events, BPF_RB_AVAIL_DATA) >
+	    bpf_ringbuf_query(&osec_events, BPF_RB_RING_SIZE) / 2)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+/* emit copies size bytes of data into the ring buffer and counts the outcome for kind. */
+static __always_inline void emit(void *data, __u64 size, __u8 kind)
+{
+	__u32 zero = 0;
+	struct sensor_stats *st = bpf_map_lookup_elem(&osec_stats, &zero);
+	long err = bpf_ringbuf_output(&osec_events, data, size, submit_flags());
+
+	if (!st || kind >= EVENT_KIND_MAX)
+		return;
+	if (err)
+		st->lost[kind]++;
+	else
+		st->sent[kind]++;
+}
+
+static __always_inline void fill_header(struct event_header *h, __u8 kind, struct task_struct *task)
+{
+	h->kind = kind;
+	h->flags = 0;
+	h->cpu = bpf_get_smp_processor_id();
+	h->ktime = bpf_ktime_get_boot_ns();
+	h->tgid = BPF_CORE_READ(task, tgid);
+	h->tid = BPF_CORE_READ(task, pid);
+}

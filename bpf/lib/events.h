@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Record layouts shared by the kernel and Go (bpf2go generates the Go types from these). */
+#pragma once
+
+enum event_kind {
+	EVENT_EXEC = 1,
+	EVENT_FORK = 2,
+	EVENT_EXIT = 3,
+	EVENT_KIND_MAX = 8,
+};
+
+/* Every record starts with this header. ktime is CLOCK_BOOTTIME in ns. */
+struct event_header {
+	__u8 kind;
+	__u8 pad;
+	__u16 flags;
+	__u32 cpu;
+	__u64 ktime;
+	__u32 tgid;
+	__u32 tid;
+};
+
+struct sensor_stats {
+	__u64 sent[EVENT_KIND_MAX];
+	__u64 lost[EVENT_KIND_MAX];
+};
+
+/* Bounds of the variable part of an exec record. */
+#define PATH_MAX_BYTES 4096
+#define PATH_MAX_DEPTH 64
+#define CGROUP_MAX_BYTES 1024
+#define CGROUP_MAX_DEPTH 32
+#define ARGS_MAX_BYTES 8192
+#define FILENAME_MAX_BYTES 512
+#define NAME_READ_BYTES 256 /* NAME_MAX + 1 */
+
+/* exec_event.flags */
+enum exec_flags {
+	EXEC_PATH_TRUNCATED = 1 << 0,
+	EXEC_ARGS_TRUNCATED = 1 << 1,
+	EXEC_CWD_TRUNCATED = 1 << 2,
+	EXEC_CGROUP_TRUNCATED = 1 << 3,
+	EXEC_FILENAME_TRUNCATED = 1 << 4,
+	EXEC_PATH_UNRESOLVED = 1 << 5, /* no exe_file (should not happen after exec) */
+	EXEC_CWD_UNRESOLVED = 1 << 6,
+	EXEC_PREV_CREDS = 1 << 7, /* prev_* hold the credentials from before the exec */
+	EXEC_PATH_DELETED = 1 << 8, /* the executable was unlinked (memfd, deleted file) */
+};
+
+struct task_creds {
+	__u32 uid, gid, euid, egid, suid, sgid, fsuid, fsgid;
+	__u64 cap_effective, cap_permitted, cap_inheritable;
+};
+
+struct task_namespaces {
+	__u32 mnt, pid, net, uts, ipc, user, cgroup, time;
+};
+
+/* Exec: the whole description of the new program image. The variable part (data) holds, in
+ * order, path components of the executable (leaf first, each NUL-terminated), argv as the
+ * process sees it (NUL-separated), the filename passed to execve, the cwd's components (leaf
+ * first) and the cgroup path's components (leaf first); *_len give each section's size. */
+struct exec_event {
+	struct event_header hdr;
+	__u32 ppid;
+	__u32 vpid;            /* pid in the process's own pid namespace */
+	__u64 start_boottime;  /* task creation (fork) time, CLOCK_BOOTTIME ns */
+	__u64 cgroup_id;
+	struct task_creds creds;
+	struct task_creds prev;     /* valid when EXEC_PREV_CREDS */
+	__u32 loginuid;
+	__u32 sessionid;
+	struct task_namespaces ns;
+	__u32 exe_mode;        /* inode mode of the executable (S_ISUID/S_ISGID) */
+	__u32 exe_uid;
+	__u32 exe_gid;
+	__u32 flags;           /* enum exec_flags */
+	__u16 path_len;
+	__u16 args_len;
+	__u16 filename_len;
+	__u16 cwd_len;
+	__u16 cgroup_len;
+	__u16 pad2;
+	__u32 args_total;      /* argv bytes before truncation */
+	char comm[16];
+};
+
+struct fork_event {
+	struct event_header hdr;  /* tgid = the child's */
+	__u32 ppid;
+	__u32 pad;
+	__u64 start_boottime;     /* the child's */
+};
+
+struct exit_event {
+	struct event_header hdr;
+	__u32 ppid;
+	__s32 exit_code;          /* wait status: code << 8 | signal (| 0x80 core) */
+	__u64 start_boottime;     /* of the thread group leader: names the process instance */
+	__u64 cgroup_id;
+	char comm[16];
+};

@@ -1,0 +1,279 @@
+// Package sensor loads otelsec's BPF programs, attaches them to the best hooks this kernel
+// offers, and reads their records from the shared ring buffer.
+package sensor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
+
+	"github.com/otelsec/otelsec/bpf"
+)
+
+// Hook names the kind of kernel attach point a sensor uses.
+type Hook string
+
+const (
+	// HookAuto lets the loader pick the best hook the kernel offers.
+	HookAuto Hook = "auto"
+	// HookTPBTF is a BTF-typed tracepoint (tp_btf), Linux 5.5+.
+	HookTPBTF Hook = "tp_btf"
+	// HookRawTP is a raw tracepoint: the same tracepoint with untyped arguments, Linux 4.17+.
+	HookRawTP Hook = "raw_tp"
+)
+
+// Options are the load-time settings of the sensors.
+type Options struct {
+	// ProcessHook selects the process sensor's hooks; HookAuto picks tp_btf where it loads.
+	ProcessHook Hook
+	// RingBufferSize is the size in bytes of the ring buffer shared by all sensors: a power of
+	// two and a multiple of the page size.
+	RingBufferSize uint32
+	// WakeupEvery forces a reader wakeup every N records per CPU (1: wake for every record).
+	WakeupEvery uint32
+	// ArgsMaxBytes bounds the argv bytes copied per exec (at most bpf's ARGS_MAX_BYTES).
+	ArgsMaxBytes uint32
+}
+
+// ArgsMaxBytesLimit is the compile-time bound of Options.ArgsMaxBytes.
+const ArgsMaxBytesLimit = 8192
+
+// Capabilities is what the loader learned about the kernel that decides the hooks.
+type Capabilities struct {
+	TPBTF         bool
+	RawTracepoint bool
+	// PrepareExec: the kernel has the sched_prepare_exec tracepoint (Linux 6.10+), where the
+	// credentials an exec replaces are still in place.
+	PrepareExec bool
+	// SyscallTracepoints: syscalls/sys_enter_execve(at) can be attached (CONFIG_FTRACE_SYSCALLS
+	// and tracefs mounted): the older way to see those credentials.
+	SyscallTracepoints bool
+}
+
+// Attachment is one program attached to one kernel hook.
+type Attachment struct {
+	Event string // the event it produces, e.g. "process.exec"
+	Hook  Hook
+	Point string // the kernel attach point, e.g. "sched_process_exec"
+}
+
+// String renders the attachment as hook/point, e.g. "tp_btf/sched_process_exec".
+func (a Attachment) String() string { return string(a.Hook) + "/" + a.Point }
+
+// Sensors are the loaded and attached BPF programs and the maps userspace reads.
+type Sensors struct {
+	coll        *ebpf.Collection
+	links       []link.Link
+	events      *ebpf.Map
+	stats       *ebpf.Map
+	attachments []Attachment
+}
+
+// programs of the process sensor, by hook.
+var processPrograms = map[Hook]struct{ exec, fork, exit, prepare string }{
+	HookTPBTF: {"osec_exec_btf", "osec_fork_btf", "osec_exit_btf", "osec_prep_btf"},
+	HookRawTP: {"osec_exec_raw", "osec_fork_raw", "osec_exit_raw", "osec_prep_raw"},
+}
+
+// ChooseProcessHook resolves HookAuto against the kernel's capabilities and checks an explicit
+// choice.
+func ChooseProcessHook(want Hook, caps Capabilities) (Hook, error) {
+	switch want {
+	case HookAuto, "":
+		if caps.TPBTF {
+			return HookTPBTF, nil
+		}
+		if caps.RawTracepoint {
+			return HookRawTP, nil
+		}
+		return "", errors.New("process sensor: the kernel supports neither tp_btf nor raw tracepoints")
+	case HookTPBTF:
+		if !caps.TPBTF {
+			return "", errors.New("process sensor: hook tp_btf requested but this kernel cannot load tp_btf programs")
+		}
+	case HookRawTP:
+		if !caps.RawTracepoint {
+			return "", errors.New("process sensor: hook raw_tp requested but this kernel cannot load raw tracepoint programs")
+		}
+	default:
+		return "", fmt.Errorf("process sensor: unknown hook %q", want)
+	}
+	return want, nil
+}
+
+// Load loads the sensors and attaches them. Nothing stays loaded or attached when it fails.
+func Load(opts Options, caps Capabilities) (_ *Sensors, err error) {
+	hook, err := ChooseProcessHook(opts.ProcessHook, caps)
+	if err != nil {
+		return nil, err
+	}
+	if opts.ArgsMaxBytes == 0 || opts.ArgsMaxBytes > ArgsMaxBytesLimit {
+		return nil, fmt.Errorf("args max bytes %d: must be in [1, %d]", opts.ArgsMaxBytes, ArgsMaxBytesLimit)
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("remove memlock rlimit: %w", err)
+	}
+
+	spec, err := bpf.LoadProcess()
+	if err != nil {
+		return nil, fmt.Errorf("process sensor: read BPF object: %w", err)
+	}
+	if opts.RingBufferSize != 0 {
+		spec.Maps["osec_events"].MaxEntries = opts.RingBufferSize
+	}
+	if err := setVar(spec, "wakeup_every", opts.WakeupEvery); err != nil {
+		return nil, err
+	}
+	if err := setVar(spec, "args_max", opts.ArgsMaxBytes); err != nil {
+		return nil, err
+	}
+	progs := processPrograms[hook]
+	keep := map[string]bool{progs.exec: true, progs.fork: true, progs.exit: true}
+	switch {
+	case caps.PrepareExec:
+		keep[progs.prepare] = true
+	case caps.SyscallTracepoints:
+		keep["osec_execve"], keep["osec_execveat"] = true, true
+	}
+	for name := range spec.Programs {
+		if !keep[name] {
+			delete(spec.Programs, name)
+		}
+	}
+
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		var verr *ebpf.VerifierError
+		if errors.As(err, &verr) {
+			return nil, fmt.Errorf("process sensor: load: %+v", verr)
+		}
+		return nil, fmt.Errorf("process sensor: load: %w", err)
+	}
+	s := &Sensors{coll: coll, events: coll.Maps["osec_events"], stats: coll.Maps["osec_stats"]}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+
+	for _, a := range []struct{ event, prog, point string }{
+		{"process.exec", progs.exec, "sched_process_exec"},
+		{"process.fork", progs.fork, "sched_process_fork"},
+		{"process.exit", progs.exit, "sched_process_exit"},
+	} {
+		if err := s.attachTracepoint(hook, a.event, coll.Programs[a.prog], a.point); err != nil {
+			return nil, fmt.Errorf("process sensor: %w", err)
+		}
+	}
+	switch {
+	case caps.PrepareExec:
+		if err := s.attachTracepoint(hook, "process.exec", coll.Programs[progs.prepare], "sched_prepare_exec"); err != nil {
+			return nil, fmt.Errorf("process sensor: %w", err)
+		}
+	case caps.SyscallTracepoints:
+		for _, sc := range []struct{ prog, point string }{
+			{"osec_execve", "sys_enter_execve"},
+			{"osec_execveat", "sys_enter_execveat"},
+		} {
+			l, err := link.Tracepoint("syscalls", sc.point, coll.Programs[sc.prog], nil)
+			if err != nil {
+				return nil, fmt.Errorf("process sensor: attach tracepoint syscalls/%s: %w", sc.point, err)
+			}
+			s.links = append(s.links, l)
+			s.attachments = append(s.attachments, Attachment{Event: "process.exec", Hook: "tracepoint", Point: "syscalls/" + sc.point})
+		}
+	}
+	return s, nil
+}
+
+func (s *Sensors) attachTracepoint(hook Hook, event string, prog *ebpf.Program, point string) error {
+	var (
+		l   link.Link
+		err error
+	)
+	switch hook {
+	case HookTPBTF:
+		l, err = link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ebpf.AttachTraceRawTp})
+	case HookRawTP:
+		l, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: point, Program: prog})
+	}
+	if err != nil {
+		return fmt.Errorf("attach %s/%s: %w", hook, point, err)
+	}
+	s.links = append(s.links, l)
+	s.attachments = append(s.attachments, Attachment{Event: event, Hook: hook, Point: point})
+	return nil
+}
+
+func setVar(spec *ebpf.CollectionSpec, name string, v uint32) error {
+	vs, ok := spec.Variables[name]
+	if !ok {
+		return fmt.Errorf("BPF object has no variable %q", name)
+	}
+	if err := vs.Set(v); err != nil {
+		return fmt.Errorf("set BPF variable %s: %w", name, err)
+	}
+	return nil
+}
+
+// Attachments lists what is attached where.
+func (s *Sensors) Attachments() []Attachment { return s.attachments }
+
+// Events is the ring buffer every sensor writes to.
+func (s *Sensors) Events() *ebpf.Map { return s.events }
+
+// Stats sums the kernel's per-CPU counters: records sent and records the ring buffer refused,
+// by event kind.
+func (s *Sensors) Stats() (Stats, error) {
+	var perCPU []bpf.ProcessSensorStats
+	if err := s.stats.Lookup(uint32(0), &perCPU); err != nil {
+		return Stats{}, fmt.Errorf("read sensor stats: %w", err)
+	}
+	var st Stats
+	for _, c := range perCPU {
+		for k := range st.Sent {
+			st.Sent[k] += c.Sent[k]
+			st.Lost[k] += c.Lost[k]
+		}
+	}
+	return st, nil
+}
+
+// Stats are kernel-side counters indexed by Kind.
+type Stats struct {
+	Sent [8]uint64
+	Lost [8]uint64
+}
+
+// ProgramIDs returns the ids of the loaded programs (for leak checks and bpf_stats).
+func (s *Sensors) ProgramIDs() map[string]ebpf.ProgramID {
+	ids := make(map[string]ebpf.ProgramID, len(s.coll.Programs))
+	for name, p := range s.coll.Programs {
+		if info, err := p.Info(); err == nil {
+			if id, ok := info.ID(); ok {
+				ids[name] = id
+			}
+		}
+	}
+	return ids
+}
+
+// Close detaches every program and releases the maps.
+func (s *Sensors) Close() error {
+	var errs []error
+	for i := len(s.links) - 1; i >= 0; i-- {
+		if err := s.links[i].Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	s.links = nil
+	if s.coll != nil {
+		s.coll.Close()
+		s.coll = nil
+	}
+	return errors.Join(errs...)
+}
