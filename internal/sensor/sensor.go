@@ -262,8 +262,8 @@ func (s *Sensors) ProgramIDs() map[string]ebpf.ProgramID {
 	return ids
 }
 
-// Close detaches every program and releases the maps.
-func (s *Sensors) Close() error {
+// Detach detaches every program: the kernel writes no more records, and the maps stay readable.
+func (s *Sensors) Detach() error {
 	var errs []error
 	for i := len(s.links) - 1; i >= 0; i-- {
 		if err := s.links[i].Close(); err != nil && !errors.Is(err, os.ErrClosed) {
@@ -271,9 +271,15 @@ func (s *Sensors) Close() error {
 		}
 	}
 	s.links = nil
+	return errors.Join(errs...)
+}
+
+// Close detaches every program and releases the programs and maps.
+func (s *Sensors) Close() error {
+	err := s.Detach()
 	if s.coll != nil {
 		s.coll.Close()
 		s.coll = nil
 	}
-	return errors.Join(errs...)
+	return err
 }

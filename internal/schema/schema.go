@@ -1,0 +1,73 @@
+// Package schema is the one description of every attribute otelsec puts on its events and
+// resources: its name, type, where its value comes from and an example. The receiver builds
+// records from these names, the documentation tables are generated from this list, and tests
+// check that every attribute a record carries is described here.
+package schema
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Type is an attribute's OTLP value type.
+type Type string
+
+const (
+	String      Type = "string"
+	Int         Type = "int"
+	Bool        Type = "bool"
+	StringSlice Type = "string[]"
+	IntSlice    Type = "int[]"
+)
+
+// Attribute describes one attribute.
+type Attribute struct {
+	Name string
+	Type Type
+	// Events lists the event names that carry it; "resource" marks a resource attribute.
+	Events []string
+	// Presence: "always", or when the attribute is present only sometimes, the condition.
+	Presence    string
+	Source      string
+	Example     string
+	Description string
+}
+
+// SemConv reports whether the name is an OpenTelemetry semantic convention (everything
+// outside otelsec's own namespace).
+func (a Attribute) SemConv() bool { return !strings.HasPrefix(a.Name, Namespace+".") }
+
+// Namespace is otelsec's own attribute namespace.
+const Namespace = "otelsec"
+
+// Lookup returns the attribute called name.
+func Lookup(name string) (Attribute, bool) {
+	i := slices.IndexFunc(All, func(a Attribute) bool { return a.Name == name })
+	if i < 0 {
+		return Attribute{}, false
+	}
+	return All[i], true
+}
+
+// Markdown renders the attributes carried by any of events as a table.
+func Markdown(events ...string) string {
+	var b strings.Builder
+	b.WriteString("| Attribute | Type | Events | Present | Source | Example | Description |\n")
+	b.WriteString("|---|---|---|---|---|---|---|\n")
+	for _, a := range All {
+		if !slices.ContainsFunc(a.Events, func(e string) bool { return slices.Contains(events, e) }) {
+			continue
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s |\n", a.Name, a.Type,
+			strings.Join(a.Events, ", "), a.Presence, a.Source, code(a.Example), a.Description)
+	}
+	return b.String()
+}
+
+func code(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "`" + strings.ReplaceAll(s, "|", `\|`) + "`"
+}

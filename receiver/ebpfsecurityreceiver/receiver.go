@@ -1,0 +1,225 @@
+package ebpfsecurityreceiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cilium/ebpf/ringbuf"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/receiverhelper"
+	"go.uber.org/zap"
+
+	"github.com/otelsec/otelsec/internal/container"
+	"github.com/otelsec/otelsec/internal/kernel"
+	"github.com/otelsec/otelsec/internal/procfs"
+	"github.com/otelsec/otelsec/internal/proctree"
+	"github.com/otelsec/otelsec/internal/sensor"
+)
+
+type ebpfReceiver struct {
+	cfg     *Config
+	set     receiver.Settings
+	logger  *zap.Logger
+	obs     *receiverhelper.ObsReport
+	logs    consumer.Logs
+	metrics consumer.Metrics
+	handles int // guarded by the registry
+
+	mu          sync.Mutex
+	running     bool
+	features    kernel.Features
+	sensors     *sensor.Sensors
+	reader      *ringbuf.Reader
+	cache       *proctree.Cache
+	node        nodeInfo
+	clock       bootClock
+	cancel      context.CancelFunc // ends the consumers' context
+	readDone    chan struct{}      // closed when readLoop returns
+	stopMetrics context.CancelFunc
+	metricsWG   sync.WaitGroup
+
+	emitted [sensor.NumKinds]atomic.Uint64 // log records by kind
+	invalid atomic.Uint64
+}
+
+type nodeInfo struct {
+	name      string
+	machineID string
+	bootID    string
+}
+
+func newReceiver(cfg *Config, set receiver.Settings) (*ebpfReceiver, error) {
+	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{
+		ReceiverID:             set.ID,
+		Transport:              "ebpf",
+		ReceiverCreateSettings: set,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ebpfReceiver{cfg: cfg, set: set, logger: set.Logger, obs: obs}, nil
+}
+
+func (r *ebpfReceiver) start(_ context.Context, _ component.Host) (err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running {
+		return nil
+	}
+	if r.features, err = kernel.Probe(); err != nil {
+		return fmt.Errorf("ebpfsecurity: %w", err)
+	}
+	if err := r.features.Require(); err != nil {
+		r.logger.Error("This kernel cannot run otelsec", r.features.ZapFields()...)
+		return fmt.Errorf("ebpfsecurity: %w", err)
+	}
+	if r.node, err = readNode(r.cfg); err != nil {
+		return fmt.Errorf("ebpfsecurity: %w", err)
+	}
+
+	r.sensors, err = sensor.Load(sensor.Options{
+		ProcessHook:    sensor.Hook(r.cfg.Process.Hook),
+		RingBufferSize: uint32(r.cfg.RingBuffer.Size),
+		WakeupEvery:    uint32(r.cfg.RingBuffer.WakeupEvery),
+		ArgsMaxBytes:   uint32(r.cfg.Process.ArgsMaxBytes),
+	}, sensor.Capabilities{
+		TPBTF:              r.features.TPBTF,
+		RawTracepoint:      r.features.RawTracepoint,
+		PrepareExec:        r.features.PrepareExec,
+		SyscallTracepoints: r.features.Tracepoint,
+	})
+	if err != nil {
+		return fmt.Errorf("ebpfsecurity: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			r.sensors.Close()
+		}
+	}()
+	r.logger.Info("Kernel probed, sensors attached",
+		append(r.features.ZapFields(), zap.Strings("hooks", r.hookNames()))...)
+
+	if r.reader, err = ringbuf.NewReader(r.sensors.Events()); err != nil {
+		return fmt.Errorf("ebpfsecurity: open ring buffer: %w", err)
+	}
+
+	// Seed the cache after the programs are attached: a process that starts meanwhile is then
+	// both in /proc and in the ring buffer, and the exec record wins; none is missed.
+	r.cache = proctree.New(r.node.name, r.node.bootID, r.cfg.ProcessCache.Size)
+	procs, err := procfs.All(r.cfg.ProcPath)
+	if err != nil {
+		r.logger.Warn("Some processes could not be read from procfs", zap.String("proc_path", r.cfg.ProcPath), zap.Error(err))
+	}
+	if len(procs) == 0 {
+		r.reader.Close()
+		return fmt.Errorf("ebpfsecurity: proc_path %q: no process could be read", r.cfg.ProcPath)
+	}
+	seedCache(r.cache, procs)
+	r.logger.Info("Process cache seeded from procfs", zap.Int("processes", len(procs)))
+
+	r.clock = newBootClock()
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	r.readDone = make(chan struct{})
+	go r.readLoop(ctx)
+	if r.metrics != nil {
+		mctx, stop := context.WithCancel(ctx)
+		r.stopMetrics = stop
+		r.metricsWG.Add(1)
+		go r.metricsLoop(mctx)
+	}
+	r.running = true
+	return nil
+}
+
+func (r *ebpfReceiver) hookNames() []string {
+	var hooks []string
+	for _, a := range r.sensors.Attachments() {
+		hooks = append(hooks, a.Event+"="+a.String())
+	}
+	return hooks
+}
+
+// shutdown detaches the programs first, so no new record is written, then lets the reader
+// drain what the ring buffer holds and hand it on, unless ctx ends first.
+func (r *ebpfReceiver) shutdown(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.running {
+		return nil
+	}
+	r.running = false
+	errDetach := r.sensors.Detach()
+	_ = r.reader.Flush()
+	select {
+	case <-r.readDone:
+	case <-ctx.Done():
+		r.cancel()
+		r.reader.Close()
+		<-r.readDone
+	}
+	if r.stopMetrics != nil {
+		r.stopMetrics()
+		r.metricsWG.Wait()
+	}
+	r.cancel()
+	return errors.Join(errDetach, r.reader.Close(), r.sensors.Close())
+}
+
+func readNode(cfg *Config) (nodeInfo, error) {
+	n := nodeInfo{name: cfg.NodeName}
+	if n.name == "" {
+		n.name = os.Getenv("NODE_NAME")
+	}
+	if n.name == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return n, fmt.Errorf("node_name is not set and the host name is unknown: %w", err)
+		}
+		n.name = h
+	}
+	bootID, err := procfs.BootID(cfg.ProcPath)
+	if err != nil {
+		return n, fmt.Errorf("proc_path %q: %w", cfg.ProcPath, err)
+	}
+	n.bootID = strings.ReplaceAll(bootID, "-", "")
+	if b, err := os.ReadFile("/etc/machine-id"); err == nil {
+		n.machineID = strings.TrimSpace(string(b))
+	}
+	return n, nil
+}
+
+// seedCache adds processes read from /proc, parents before children.
+func seedCache(c *proctree.Cache, procs []procfs.Process) {
+	for i := range procs {
+		p := &procs[i]
+		if p.KernelThread {
+			continue
+		}
+		img := &proctree.Image{
+			Executable:        p.Executable,
+			ExecutableDeleted: p.ExecutableDeleted,
+			Args:              p.Args,
+			Cwd:               p.Cwd,
+			Creds: proctree.Creds{
+				UID: p.UID, GID: p.GID, EUID: p.EUID, EGID: p.EGID, SUID: p.SUID, SGID: p.SGID,
+				FSUID: p.FSUID, FSGID: p.FSGID, CapEffective: p.CapEffective, CapPermitted: p.CapPermitted,
+			},
+			LoginUID:  p.LoginUID,
+			SessionID: p.SessionID,
+			NS: proctree.Namespaces{Mnt: p.NS.Mnt, PID: p.NS.PID, Net: p.NS.Net, UTS: p.NS.UTS,
+				IPC: p.NS.IPC, User: p.NS.User, Cgroup: p.NS.Cgroup},
+			Cgroup:    p.Cgroup,
+			Container: container.FromCgroupPath(p.Cgroup),
+			Comm:      p.Comm,
+		}
+		c.Seed(p.PID, p.PPID, p.StartBootNS, img)
+	}
+}

@@ -1,0 +1,165 @@
+package ebpfsecurityreceiver
+
+import (
+	"context"
+	"errors"
+	"os"
+	"time"
+
+	"github.com/cilium/ebpf/ringbuf"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.uber.org/zap"
+
+	"github.com/otelsec/otelsec/internal/container"
+	"github.com/otelsec/otelsec/internal/proctree"
+	"github.com/otelsec/otelsec/internal/sensor"
+	"github.com/otelsec/otelsec/receiver/ebpfsecurityreceiver/internal/metadata"
+)
+
+// readLoop reads the ring buffer until it is flushed at shutdown or closed. Records are batched:
+// a batch goes to the next consumer when it is full or flush_interval old. The kernel wakes
+// the reader only every wakeup_every records, so the read deadline is what bounds the latency
+// of a quiet node.
+func (r *ebpfReceiver) readLoop(ctx context.Context) {
+	defer close(r.readDone)
+	var (
+		rec   ringbuf.Record
+		exec  sensor.Exec
+		fork  sensor.Fork
+		exit  sensor.Exit
+		b     = newBatch(r.node, r.set.BuildInfo.Version)
+		m     = mapper{clock: &r.clock, ancestryDepth: r.cfg.Process.AncestryDepth}
+		flush = r.cfg.RingBuffer.FlushInterval
+	)
+	r.reader.SetDeadline(time.Now().Add(flush))
+	for {
+		err := r.reader.ReadInto(&rec)
+		switch {
+		case err == nil:
+			r.handle1(rec.RawSample, b, &m, &exec, &fork, &exit)
+			if b.n >= r.cfg.MaxBatchSize || (b.n > 0 && time.Since(b.started) >= flush) {
+				r.send(ctx, b)
+			}
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			r.send(ctx, b)
+			r.reader.SetDeadline(time.Now().Add(flush))
+		case errors.Is(err, ringbuf.ErrFlushed), errors.Is(err, os.ErrClosed):
+			r.send(ctx, b)
+			return
+		default:
+			r.logger.Error("Reading the ring buffer failed; the receiver stops reading", zap.Error(err))
+			r.send(ctx, b)
+			return
+		}
+	}
+}
+
+// handle1 decodes one record, updates the process cache, and appends the record's event.
+func (r *ebpfReceiver) handle1(raw []byte, b *batch, m *mapper, exec *sensor.Exec, fork *sensor.Fork, exit *sensor.Exit) {
+	kind, err := sensor.PeekKind(raw)
+	if err == nil {
+		switch kind {
+		case sensor.KindExec:
+			if err = sensor.DecodeExec(raw, exec); err == nil {
+				img := new(proctree.Image)
+				*img = exec.Image
+				img.Container = container.FromCgroupPath(img.Cgroup)
+				p := r.cache.Exec(exec.TGID, exec.PPID, exec.VPID, exec.KTime, exec.StartBoottime, img)
+				m.exec(b.record(img.Container), exec, p)
+				r.emitted[kind].Add(1)
+			}
+		case sensor.KindFork:
+			if err = sensor.DecodeFork(raw, fork); err == nil {
+				r.cache.Fork(fork.TGID, fork.PPID, fork.StartBoottime)
+			}
+		case sensor.KindExit:
+			if err = sensor.DecodeExit(raw, exit); err == nil {
+				p, dup := r.cache.Exit(exit.TGID, exit.StartBoottime)
+				if dup {
+					return
+				}
+				var c container.Info
+				if p != nil && p.Image != nil {
+					c = p.Image.Container
+				}
+				m.exit(b.record(c), exit, p)
+				r.emitted[kind].Add(1)
+			}
+		default:
+			err = errors.New("unknown record kind")
+		}
+	}
+	if err != nil {
+		r.invalid.Add(1)
+		r.logger.Error("Dropped a record that could not be decoded", zap.Uint8("kind", uint8(kind)), zap.Int("bytes", len(raw)), zap.Error(err))
+	}
+}
+
+// send hands the batch to the next consumer. A receiver cannot retry: what the pipeline
+// refuses is counted by the collector's receiver metrics (refused log records) and logged.
+func (r *ebpfReceiver) send(ctx context.Context, b *batch) {
+	r.clock.sync()
+	if b.n == 0 || r.logs == nil {
+		b.take()
+		return
+	}
+	n := b.n
+	logs := b.take()
+	ctx = r.obs.StartLogsOp(ctx)
+	err := r.logs.ConsumeLogs(ctx, logs)
+	r.obs.EndLogsOp(ctx, "ebpf", n, err)
+	if err != nil {
+		r.logger.Warn("The pipeline refused process events", zap.Int("records", n), zap.Error(err))
+	}
+}
+
+// metricsLoop emits the receiver's metrics every collection_interval.
+func (r *ebpfReceiver) metricsLoop(ctx context.Context) {
+	defer r.metricsWG.Done()
+	mb := metadata.NewMetricsBuilder(r.cfg.MetricsBuilderConfig, r.set)
+	t := time.NewTicker(r.cfg.CollectionInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.emitMetrics(ctx, mb)
+		}
+	}
+}
+
+func (r *ebpfReceiver) emitMetrics(ctx context.Context, mb *metadata.MetricsBuilder) {
+	now := pcommon.NewTimestampFromTime(time.Now())
+	for _, k := range []sensor.Kind{sensor.KindExec, sensor.KindExit} {
+		mb.RecordOtelsecEventsDataPoint(now, int64(r.emitted[k].Load()), k.String())
+	}
+	if st, err := r.sensors.Stats(); err == nil {
+		for _, k := range []sensor.Kind{sensor.KindExec, sensor.KindFork, sensor.KindExit} {
+			mb.RecordOtelsecKernelRecordsDataPoint(now, int64(st.Sent[k]), k.String())
+			mb.RecordOtelsecKernelRecordsLostDataPoint(now, int64(st.Lost[k]), k.String())
+		}
+	} else {
+		r.logger.Warn("Reading the kernel's counters failed", zap.Error(err))
+	}
+	mb.RecordOtelsecRecordsInvalidDataPoint(now, int64(r.invalid.Load()))
+	size, evictions := r.cache.Stats()
+	mb.RecordOtelsecProcessCacheSizeDataPoint(now, size)
+	mb.RecordOtelsecProcessCacheEvictionsDataPoint(now, int64(evictions))
+	for _, a := range r.sensors.Attachments() {
+		mb.RecordOtelsecSensorHooksDataPoint(now, 1, a.Event, a.String())
+	}
+	rb := mb.NewResourceBuilder()
+	rb.SetHostName(r.node.name)
+	if r.node.machineID != "" {
+		rb.SetHostID(r.node.machineID)
+	}
+	rb.SetOsType("linux")
+	metrics := mb.Emit(metadata.WithResource(rb.Emit()))
+	ctx = r.obs.StartMetricsOp(ctx)
+	err := r.metrics.ConsumeMetrics(ctx, metrics)
+	r.obs.EndMetricsOp(ctx, "ebpf", metrics.DataPointCount(), err)
+	if err != nil {
+		r.logger.Warn("The pipeline refused the receiver's metrics", zap.Error(err))
+	}
+}
