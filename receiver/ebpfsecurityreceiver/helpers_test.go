@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -218,3 +219,10 @@ func loaded(ids map[string]ebpf.ProgramID) []string {
 }
 
 var _ receiver.Logs = (*handle)(nil)
+
+func receiverSettings() receiver.Settings { return receivertest.NewNopSettings(metadata.Type) }
+
+func confmapFrom(t *testing.T, m map[string]any) *confmap.Conf {
+	t.Helper()
+	return confmap.NewFromStringMap(m)
+}
