@@ -49,7 +49,7 @@ func TestExitAndDuplicateExit(t *testing.T) {
 func TestExitMatchesSeededAtTickResolution(t *testing.T) {
 	c := New("n", "b", 64)
 	p := c.Seed(30, 1, 1_230_000_000, img("/bin/sleep")) // /proc: 123 ticks
-	got, _ := c.Exit(30, 1_234_567_891)                   // kernel: ns
+	got, _ := c.Exit(30, 1_234_567_891)                  // kernel: ns
 	assert.Same(t, p, got)
 }
 
