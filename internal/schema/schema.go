@@ -71,3 +71,19 @@ func code(s string) string {
 	}
 	return "`" + strings.ReplaceAll(s, "|", `\|`) + "`"
 }
+
+const (
+	tableBegin = "<!-- attributes:begin -->\n"
+	tableEnd   = "<!-- attributes:end -->"
+)
+
+// ReplaceTable returns doc with the attribute table for events between its markers.
+func ReplaceTable(doc []byte, events ...string) ([]byte, error) {
+	s := string(doc)
+	i := strings.Index(s, tableBegin)
+	j := strings.Index(s, tableEnd)
+	if i < 0 || j < i {
+		return nil, fmt.Errorf("no %q ... %q markers", strings.TrimSpace(tableBegin), tableEnd)
+	}
+	return []byte(s[:i+len(tableBegin)] + Markdown(events...) + s[j:]), nil
+}
