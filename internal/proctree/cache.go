@@ -215,3 +215,19 @@ func (c *Cache) Seed(pid, ppid uint32, start uint64, img *Image) *Process {
 	c.insert(p)
 	return p
 }
+
+// Reap ends the live images whose process no longer exists, as alive reports. Exit records can
+// be lost (a full ring buffer); without this their processes would stay "live" forever and
+// crowd out real ones. It returns how many it ended.
+func (c *Cache) Reap(alive func(pid uint32) bool) int {
+	var dead []*Process
+	for pid, p := range c.live {
+		if !alive(pid) {
+			dead = append(dead, p)
+		}
+	}
+	for _, p := range dead {
+		c.end(p)
+	}
+	return len(dead)
+}

@@ -109,3 +109,14 @@ func TestCapabilityNames(t *testing.T) {
 	assert.Equal(t, []string{"CAP_CHECKPOINT_RESTORE", "CAP_41"}, CapabilityNames(1<<40|1<<41))
 	assert.Len(t, CapabilityNames(1<<41-1), 41)
 }
+
+func TestReap(t *testing.T) {
+	c := New("n", "b", 64)
+	c.Exec(1, 0, 1, 1, 1, img("/init"))
+	gone := c.Exec(2, 1, 2, 2, 2, img("/gone"))
+	assert.Equal(t, 1, c.Reap(func(pid uint32) bool { return pid != 2 }))
+	assert.Nil(t, c.Get(2))
+	assert.True(t, gone.Exited())
+	assert.NotNil(t, c.Get(1))
+	assert.Equal(t, 0, c.Reap(func(uint32) bool { return true }))
+}

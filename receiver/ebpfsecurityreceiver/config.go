@@ -49,6 +49,9 @@ type ProcessConfig struct {
 type ProcessCacheConfig struct {
 	// Size is the number of processes (live and recently exited) kept.
 	Size int `mapstructure:"size"`
+	// ReapInterval is how often processes the cache holds as running are checked against
+	// /proc, to end those whose exit record was lost.
+	ReapInterval time.Duration `mapstructure:"reap_interval"`
 }
 
 // RingBufferConfig configures the ring buffer between the kernel and the receiver.
@@ -84,6 +87,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ProcessCache.Size < 64 {
 		bad("process_cache::size", "must be at least 64; got %d", c.ProcessCache.Size)
+	}
+	if c.ProcessCache.ReapInterval <= 0 {
+		bad("process_cache::reap_interval", "must be positive; got %s", c.ProcessCache.ReapInterval)
 	}
 	page := os.Getpagesize()
 	if s := c.RingBuffer.Size; s < page || s&(s-1) != 0 || s > 1<<30 {

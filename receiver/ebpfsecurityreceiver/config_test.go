@@ -26,7 +26,7 @@ func TestLoadConfig(t *testing.T) {
 	custom.NodeName = "worker-1"
 	custom.ProcPath = "/host/proc"
 	custom.Process = ProcessConfig{Hook: "raw_tp", ArgsMaxBytes: 4096, AncestryDepth: 10}
-	custom.ProcessCache.Size = 131072
+	custom.ProcessCache = ProcessCacheConfig{Size: 131072, ReapInterval: 5 * time.Minute}
 	custom.RingBuffer = RingBufferConfig{Size: 16 << 20, WakeupEvery: 128, FlushInterval: 500 * time.Millisecond}
 	custom.MaxBatchSize = 512
 	custom.CollectionInterval = 30 * time.Second
@@ -73,6 +73,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"process::ancestry_depth", func(c *Config) { c.Process.AncestryDepth = -1 }, "must be between 0 and 64; got -1"},
 		{"process::ancestry_depth", func(c *Config) { c.Process.AncestryDepth = 65 }, "must be between 0 and 64; got 65"},
 		{"process_cache::size", func(c *Config) { c.ProcessCache.Size = 10 }, "must be at least 64; got 10"},
+		{"process_cache::reap_interval", func(c *Config) { c.ProcessCache.ReapInterval = 0 }, "must be positive"},
 		{"ring_buffer::size", func(c *Config) { c.RingBuffer.Size = 3 << 20 }, "must be a power of two"},
 		{"ring_buffer::size", func(c *Config) { c.RingBuffer.Size = 1024 }, "must be a power of two"},
 		{"ring_buffer::size", func(c *Config) { c.RingBuffer.Size = 2 << 30 }, "must be a power of two"},

@@ -29,7 +29,7 @@ func createDefaultConfig() component.Config {
 			ArgsMaxBytes:  1024,
 			AncestryDepth: 5,
 		},
-		ProcessCache:         ProcessCacheConfig{Size: 65536},
+		ProcessCache:         ProcessCacheConfig{Size: 65536, ReapInterval: time.Minute},
 		RingBuffer:           RingBufferConfig{Size: 8 << 20, WakeupEvery: 64, FlushInterval: 200 * time.Millisecond},
 		MaxBatchSize:         1024,
 		CollectionInterval:   10 * time.Second,

@@ -47,6 +47,7 @@ type ebpfReceiver struct {
 
 	emitted [sensor.NumKinds]atomic.Uint64 // log records by kind
 	invalid atomic.Uint64
+	reaped  atomic.Uint64
 }
 
 type nodeInfo struct {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/cilium/ebpf/ringbuf"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
 	"github.com/otelsec/otelsec/internal/container"
 	"github.com/otelsec/otelsec/internal/proctree"
@@ -23,13 +25,14 @@ import (
 func (r *ebpfReceiver) readLoop(ctx context.Context) {
 	defer close(r.readDone)
 	var (
-		rec   ringbuf.Record
-		exec  sensor.Exec
-		fork  sensor.Fork
-		exit  sensor.Exit
-		b     = newBatch(r.node, r.set.BuildInfo.Version)
-		m     = mapper{clock: &r.clock, ancestryDepth: r.cfg.Process.AncestryDepth}
-		flush = r.cfg.RingBuffer.FlushInterval
+		rec      ringbuf.Record
+		exec     sensor.Exec
+		fork     sensor.Fork
+		exit     sensor.Exit
+		b        = newBatch(r.node, r.set.BuildInfo.Version)
+		m        = mapper{clock: &r.clock, ancestryDepth: r.cfg.Process.AncestryDepth}
+		flush    = r.cfg.RingBuffer.FlushInterval
+		lastReap = time.Now()
 	)
 	r.reader.SetDeadline(time.Now().Add(flush))
 	for {
@@ -42,6 +45,10 @@ func (r *ebpfReceiver) readLoop(ctx context.Context) {
 			}
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			r.send(ctx, b)
+			if time.Since(lastReap) >= r.cfg.ProcessCache.ReapInterval {
+				r.reap()
+				lastReap = time.Now()
+			}
 			r.reader.SetDeadline(time.Now().Add(flush))
 		case errors.Is(err, ringbuf.ErrFlushed), errors.Is(err, os.ErrClosed):
 			r.send(ctx, b)
@@ -92,6 +99,18 @@ func (r *ebpfReceiver) handle1(raw []byte, b *batch, m *mapper, exec *sensor.Exe
 	if err != nil {
 		r.invalid.Add(1)
 		r.logger.Error("Dropped a record that could not be decoded", zap.Uint8("kind", uint8(kind)), zap.Int("bytes", len(raw)), zap.Error(err))
+	}
+}
+
+// reap ends the processes the cache holds as running that /proc no longer has. It runs in the
+// reader's goroutine, which owns the cache, when the ring buffer is idle.
+func (r *ebpfReceiver) reap() {
+	n := r.cache.Reap(func(pid uint32) bool {
+		return unix.Access(r.cfg.ProcPath+"/"+strconv.FormatUint(uint64(pid), 10), unix.F_OK) == nil
+	})
+	if n > 0 {
+		r.reaped.Add(uint64(n))
+		r.logger.Debug("Ended processes whose exit was not seen", zap.Int("processes", n))
 	}
 }
 
@@ -146,6 +165,7 @@ func (r *ebpfReceiver) emitMetrics(ctx context.Context, mb *metadata.MetricsBuil
 	size, evictions := r.cache.Stats()
 	mb.RecordOtelsecProcessCacheSizeDataPoint(now, size)
 	mb.RecordOtelsecProcessCacheEvictionsDataPoint(now, int64(evictions))
+	mb.RecordOtelsecProcessCacheReapedDataPoint(now, int64(r.reaped.Load()))
 	for _, a := range r.sensors.Attachments() {
 		mb.RecordOtelsecSensorHooksDataPoint(now, 1, a.Event, a.String())
 	}

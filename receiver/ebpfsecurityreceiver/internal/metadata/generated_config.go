@@ -173,6 +173,26 @@ func (ms *OtelsecProcessCacheEvictionsMetricConfig) Unmarshal(parser *confmap.Co
 	return nil
 }
 
+// OtelsecProcessCacheReapedMetricConfig provides config for the otelsec.process_cache.reaped metric.
+type OtelsecProcessCacheReapedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *OtelsecProcessCacheReapedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
 // OtelsecProcessCacheSizeMetricConfig provides config for the otelsec.process_cache.size metric.
 type OtelsecProcessCacheSizeMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
@@ -268,6 +288,7 @@ type MetricsConfig struct {
 	OtelsecKernelRecords         OtelsecKernelRecordsMetricConfig         `mapstructure:"otelsec.kernel.records"`
 	OtelsecKernelRecordsLost     OtelsecKernelRecordsLostMetricConfig     `mapstructure:"otelsec.kernel.records.lost"`
 	OtelsecProcessCacheEvictions OtelsecProcessCacheEvictionsMetricConfig `mapstructure:"otelsec.process_cache.evictions"`
+	OtelsecProcessCacheReaped    OtelsecProcessCacheReapedMetricConfig    `mapstructure:"otelsec.process_cache.reaped"`
 	OtelsecProcessCacheSize      OtelsecProcessCacheSizeMetricConfig      `mapstructure:"otelsec.process_cache.size"`
 	OtelsecRecordsInvalid        OtelsecRecordsInvalidMetricConfig        `mapstructure:"otelsec.records.invalid"`
 	OtelsecSensorHooks           OtelsecSensorHooksMetricConfig           `mapstructure:"otelsec.sensor.hooks"`
@@ -291,6 +312,9 @@ func DefaultMetricsConfig() MetricsConfig {
 			EnabledAttributes:   []OtelsecKernelRecordsLostMetricAttributeKey{OtelsecKernelRecordsLostMetricAttributeKeyEventName},
 		},
 		OtelsecProcessCacheEvictions: OtelsecProcessCacheEvictionsMetricConfig{
+			Enabled: true,
+		},
+		OtelsecProcessCacheReaped: OtelsecProcessCacheReapedMetricConfig{
 			Enabled: true,
 		},
 		OtelsecProcessCacheSize: OtelsecProcessCacheSizeMetricConfig{

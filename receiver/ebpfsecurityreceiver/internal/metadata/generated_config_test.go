@@ -44,6 +44,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					OtelsecProcessCacheEvictions: OtelsecProcessCacheEvictionsMetricConfig{
 						Enabled: true,
 					},
+					OtelsecProcessCacheReaped: OtelsecProcessCacheReapedMetricConfig{
+						Enabled: true,
+					},
 					OtelsecProcessCacheSize: OtelsecProcessCacheSizeMetricConfig{
 						Enabled: true,
 					},
@@ -85,6 +88,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					OtelsecProcessCacheEvictions: OtelsecProcessCacheEvictionsMetricConfig{
 						Enabled: false,
 					},
+					OtelsecProcessCacheReaped: OtelsecProcessCacheReapedMetricConfig{
+						Enabled: false,
+					},
 					OtelsecProcessCacheSize: OtelsecProcessCacheSizeMetricConfig{
 						Enabled: false,
 					},
@@ -108,7 +114,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(OtelsecEventsMetricConfig{}, OtelsecKernelRecordsMetricConfig{}, OtelsecKernelRecordsLostMetricConfig{}, OtelsecProcessCacheEvictionsMetricConfig{}, OtelsecProcessCacheSizeMetricConfig{}, OtelsecRecordsInvalidMetricConfig{}, OtelsecSensorHooksMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(OtelsecEventsMetricConfig{}, OtelsecKernelRecordsMetricConfig{}, OtelsecKernelRecordsLostMetricConfig{}, OtelsecProcessCacheEvictionsMetricConfig{}, OtelsecProcessCacheReapedMetricConfig{}, OtelsecProcessCacheSizeMetricConfig{}, OtelsecRecordsInvalidMetricConfig{}, OtelsecSensorHooksMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}

@@ -35,6 +35,9 @@ var MetricsInfo = metricsInfo{
 	OtelsecProcessCacheEvictions: metricInfo{
 		Name: "otelsec.process_cache.evictions",
 	},
+	OtelsecProcessCacheReaped: metricInfo{
+		Name: "otelsec.process_cache.reaped",
+	},
 	OtelsecProcessCacheSize: metricInfo{
 		Name: "otelsec.process_cache.size",
 	},
@@ -52,6 +55,7 @@ type metricsInfo struct {
 	OtelsecKernelRecords         metricInfo
 	OtelsecKernelRecordsLost     metricInfo
 	OtelsecProcessCacheEvictions metricInfo
+	OtelsecProcessCacheReaped    metricInfo
 	OtelsecProcessCacheSize      metricInfo
 	OtelsecRecordsInvalid        metricInfo
 	OtelsecSensorHooks           metricInfo
@@ -387,6 +391,58 @@ func newMetricOtelsecProcessCacheEvictions(cfg OtelsecProcessCacheEvictionsMetri
 	return m
 }
 
+type metricOtelsecProcessCacheReaped struct {
+	data     pmetric.Metric                        // data buffer for generated metric.
+	config   OtelsecProcessCacheReapedMetricConfig // metric config provided by user.
+	capacity int                                   // max observed number of data points added to the metric.
+}
+
+// init fills otelsec.process_cache.reaped metric with initial data.
+func (m *metricOtelsecProcessCacheReaped) init() {
+	m.data.SetName("otelsec.process_cache.reaped")
+	m.data.SetDescription("Processes the cache held as running that no longer existed in /proc (their exit records were lost).")
+	m.data.SetUnit("{process}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricOtelsecProcessCacheReaped) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricOtelsecProcessCacheReaped) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricOtelsecProcessCacheReaped) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricOtelsecProcessCacheReaped(cfg OtelsecProcessCacheReapedMetricConfig) metricOtelsecProcessCacheReaped {
+	m := metricOtelsecProcessCacheReaped{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricOtelsecProcessCacheSize struct {
 	data     pmetric.Metric                      // data buffer for generated metric.
 	config   OtelsecProcessCacheSizeMetricConfig // metric config provided by user.
@@ -595,6 +651,7 @@ type MetricsBuilder struct {
 	metricOtelsecKernelRecords         metricOtelsecKernelRecords
 	metricOtelsecKernelRecordsLost     metricOtelsecKernelRecordsLost
 	metricOtelsecProcessCacheEvictions metricOtelsecProcessCacheEvictions
+	metricOtelsecProcessCacheReaped    metricOtelsecProcessCacheReaped
 	metricOtelsecProcessCacheSize      metricOtelsecProcessCacheSize
 	metricOtelsecRecordsInvalid        metricOtelsecRecordsInvalid
 	metricOtelsecSensorHooks           metricOtelsecSensorHooks
@@ -627,6 +684,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricOtelsecKernelRecords:         newMetricOtelsecKernelRecords(mbc.Metrics.OtelsecKernelRecords),
 		metricOtelsecKernelRecordsLost:     newMetricOtelsecKernelRecordsLost(mbc.Metrics.OtelsecKernelRecordsLost),
 		metricOtelsecProcessCacheEvictions: newMetricOtelsecProcessCacheEvictions(mbc.Metrics.OtelsecProcessCacheEvictions),
+		metricOtelsecProcessCacheReaped:    newMetricOtelsecProcessCacheReaped(mbc.Metrics.OtelsecProcessCacheReaped),
 		metricOtelsecProcessCacheSize:      newMetricOtelsecProcessCacheSize(mbc.Metrics.OtelsecProcessCacheSize),
 		metricOtelsecRecordsInvalid:        newMetricOtelsecRecordsInvalid(mbc.Metrics.OtelsecRecordsInvalid),
 		metricOtelsecSensorHooks:           newMetricOtelsecSensorHooks(mbc.Metrics.OtelsecSensorHooks),
@@ -724,6 +782,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricOtelsecKernelRecords.emit(ils.Metrics())
 	mb.metricOtelsecKernelRecordsLost.emit(ils.Metrics())
 	mb.metricOtelsecProcessCacheEvictions.emit(ils.Metrics())
+	mb.metricOtelsecProcessCacheReaped.emit(ils.Metrics())
 	mb.metricOtelsecProcessCacheSize.emit(ils.Metrics())
 	mb.metricOtelsecRecordsInvalid.emit(ils.Metrics())
 	mb.metricOtelsecSensorHooks.emit(ils.Metrics())
@@ -776,6 +835,11 @@ func (mb *MetricsBuilder) RecordOtelsecKernelRecordsLostDataPoint(ts pcommon.Tim
 // RecordOtelsecProcessCacheEvictionsDataPoint adds a data point to otelsec.process_cache.evictions metric.
 func (mb *MetricsBuilder) RecordOtelsecProcessCacheEvictionsDataPoint(ts pcommon.Timestamp, val int64) {
 	mb.metricOtelsecProcessCacheEvictions.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordOtelsecProcessCacheReapedDataPoint adds a data point to otelsec.process_cache.reaped metric.
+func (mb *MetricsBuilder) RecordOtelsecProcessCacheReapedDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricOtelsecProcessCacheReaped.recordDataPoint(mb.startTime, ts, val)
 }
 
 // RecordOtelsecProcessCacheSizeDataPoint adds a data point to otelsec.process_cache.size metric.

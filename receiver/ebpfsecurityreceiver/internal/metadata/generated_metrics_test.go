@@ -102,6 +102,9 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordOtelsecProcessCacheEvictionsDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordOtelsecProcessCacheReapedDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordOtelsecProcessCacheSizeDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
@@ -289,6 +292,20 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
 					assert.Equal(t, "Processes evicted from the full process cache.", mi.Description())
+					assert.Equal(t, "{process}", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "otelsec.process_cache.reaped":
+					assert.False(t, validatedMetrics["otelsec.process_cache.reaped"], "Found a duplicate in the metrics slice: otelsec.process_cache.reaped")
+					validatedMetrics["otelsec.process_cache.reaped"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Processes the cache held as running that no longer existed in /proc (their exit records were lost).", mi.Description())
 					assert.Equal(t, "{process}", mi.Unit())
 					assert.True(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
