@@ -62,16 +62,22 @@ func (c *Cache) Get(pid uint32) *Process { return c.live[pid] }
 
 // Exec records a new image in pid. The image it replaces (if any) ends.
 func (c *Cache) Exec(pid, ppid, vpid uint32, start, creation uint64, img *Image) *Process {
+	p := c.add(pid, ppid, start, creation, img, OriginExec)
+	p.VPID = vpid
+	return p
+}
+
+// add builds a process whose parent is ppid's live image, and inserts it.
+func (c *Cache) add(pid, ppid uint32, start, creation uint64, img *Image, origin Origin) *Process {
 	p := &Process{
 		ExecID:       c.ExecID(pid, start),
 		PID:          pid,
 		PPID:         ppid,
-		VPID:         vpid,
 		StartTime:    start,
 		CreationTime: creation,
 		Image:        img,
 		Parent:       c.live[ppid],
-		Origin:       OriginExec,
+		Origin:       origin,
 	}
 	c.insert(p)
 	return p
@@ -79,22 +85,11 @@ func (c *Cache) Exec(pid, ppid, vpid uint32, start, creation uint64, img *Image)
 
 // Fork records a new process that runs its parent's image.
 func (c *Cache) Fork(pid, ppid uint32, start uint64) *Process {
-	parent := c.live[ppid]
-	p := &Process{
-		ExecID:       c.ExecID(pid, start),
-		PID:          pid,
-		PPID:         ppid,
-		StartTime:    start,
-		CreationTime: start,
-		Parent:       parent,
-		Origin:       OriginFork,
+	var img *Image
+	if parent := c.live[ppid]; parent != nil {
+		img = parent.Image
 	}
-	if parent != nil {
-		p.Image = parent.Image
-		// A fork copies the parent's ancestry too: its parent is the parent image.
-	}
-	c.insert(p)
-	return p
+	return c.add(pid, ppid, start, start, img, OriginFork)
 }
 
 // Exit ends the live image of pid. creation (the thread group leader's creation time) tells a
@@ -202,18 +197,7 @@ func (c *Cache) Seed(pid, ppid uint32, start uint64, img *Image) *Process {
 	if p := c.live[pid]; p != nil && p.Origin != OriginProcfs {
 		return p
 	}
-	p := &Process{
-		ExecID:       c.ExecID(pid, start),
-		PID:          pid,
-		PPID:         ppid,
-		StartTime:    start,
-		CreationTime: start,
-		Image:        img,
-		Parent:       c.live[ppid],
-		Origin:       OriginProcfs,
-	}
-	c.insert(p)
-	return p
+	return c.add(pid, ppid, start, start, img, OriginProcfs)
 }
 
 // Reap ends the live images whose process no longer exists, as alive reports. Exit records can
