@@ -88,6 +88,10 @@ test: ## Run all tests as root (BPF programs load for real), then go vet
 	$(GO) test -count=1 -p 1 ./...
 	$(GO) vet ./...
 
+.PHONY: vmtest
+vmtest: ## Run the BPF tests on Debian 6.1, 6.12 and 7.x kernels under qemu (as root: apt installs qemu)
+	GO="$(GO)" vmtest/run.sh
+
 .PHONY: bench
 bench: ## Run the Go benchmarks, then scripts/bench.sh when it exists (needs root)
 	$(require_root)

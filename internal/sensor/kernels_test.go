@@ -49,12 +49,7 @@ func TestKernel(t *testing.T) {
 	}
 	f, err := kernel.Probe()
 	require.NoError(t, err)
-	caps := Capabilities{
-		TPBTF:              f.TPBTF,
-		RawTracepoint:      f.RawTracepoint,
-		PrepareExec:        f.PrepareExec,
-		SyscallTracepoints: f.Tracepoint,
-	}
+	caps := CapabilitiesOf(f)
 	t.Logf("kernel %s: capabilities %+v (btf=%v ringbuf=%v tracepoint_error=%q)",
 		f.Release, caps, f.BTF, f.RingBuf, f.TracepointError)
 	require.NoError(t, f.Require(), "otelsec cannot run on this kernel")

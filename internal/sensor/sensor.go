@@ -12,6 +12,7 @@ import (
 	"github.com/cilium/ebpf/rlimit"
 
 	"github.com/otelsec/otelsec/bpf"
+	"github.com/otelsec/otelsec/internal/kernel"
 )
 
 // Hook names the kind of kernel attach point a sensor uses.
@@ -52,6 +53,16 @@ type Capabilities struct {
 	// SyscallTracepoints: syscalls/sys_enter_execve(at) can be attached (CONFIG_FTRACE_SYSCALLS
 	// and tracefs mounted): the older way to see those credentials.
 	SyscallTracepoints bool
+}
+
+// CapabilitiesOf says what the loader can use of what the kernel probe found.
+func CapabilitiesOf(f kernel.Features) Capabilities {
+	return Capabilities{
+		TPBTF:              f.TPBTF,
+		RawTracepoint:      f.RawTracepoint,
+		PrepareExec:        f.PrepareExec,
+		SyscallTracepoints: f.Tracepoint,
+	}
 }
 
 // Attachment is one program attached to one kernel hook.

@@ -90,12 +90,7 @@ func (r *ebpfReceiver) start(_ context.Context, _ component.Host) (err error) {
 		RingBufferSize: uint32(r.cfg.RingBuffer.Size),
 		WakeupEvery:    uint32(r.cfg.RingBuffer.WakeupEvery),
 		ArgsMaxBytes:   uint32(r.cfg.Process.ArgsMaxBytes),
-	}, sensor.Capabilities{
-		TPBTF:              r.features.TPBTF,
-		RawTracepoint:      r.features.RawTracepoint,
-		PrepareExec:        r.features.PrepareExec,
-		SyscallTracepoints: r.features.Tracepoint,
-	})
+	}, sensor.CapabilitiesOf(r.features))
 	if err != nil {
 		return fmt.Errorf("ebpfsecurity: %w", err)
 	}
