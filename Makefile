@@ -51,6 +51,11 @@ generate: clang ## Regenerate BPF objects and bindings, mdatagen code and genera
 # committed stale. Locally, uncommitted edits under CHECK_PATHS show up too.
 CHECK_PATHS ?= .
 
+.PHONY: vmlinux
+vmlinux: ## Regenerate bpf/include/vmlinux.h from this kernel's BTF (needs bpftool); commit it deliberately
+	@command -v bpftool >/dev/null || { echo "make $@: needs bpftool (apt-get install bpftool)"; exit 1; }
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > bpf/include/vmlinux.h
+
 .PHONY: check-generate
 check-generate: generate ## Fail when `make generate` leaves differences (stale generated files)
 	@if [ -n "$$(git status --porcelain -- $(CHECK_PATHS))" ]; then \
@@ -82,11 +87,13 @@ run: ## Build, then run _build/otelsec with distribution/config.yaml (needs root
 	$(DIST) --config $(CONFIG)
 
 .PHONY: test
-test: ## Run all tests as root (BPF programs load for real), then go vet
+test: ## Run every test as root: Go tests (BPF programs load for real), go vet, then the built collector's smoke test
 	$(require_root)
 	$(GO) mod download
 	$(GO) test -count=1 -p 1 ./...
 	$(GO) vet ./...
+	$(MAKE) --no-print-directory build
+	scripts/smoke.sh
 
 .PHONY: vmtest
 vmtest: ## Run the BPF tests on Debian 6.1, 6.12 and 7.x kernels under qemu (as root: apt installs qemu)
