@@ -32,6 +32,10 @@ type Attribute struct {
 	Source      string
 	Example     string
 	Description string
+	// ECS is the Elastic Common Schema field the attribute becomes ("" when none).
+	ECS string
+	// CIM is the Splunk Common Information Model field the attribute becomes ("" when none).
+	CIM string
 }
 
 // SemConv reports whether the name is an OpenTelemetry semantic convention (everything
