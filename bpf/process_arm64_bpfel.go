@@ -27,10 +27,14 @@ type ProcessEventHeader struct {
 type ProcessEventKind uint32
 
 const (
-	ProcessEventKindEVENT_EXEC     ProcessEventKind = 1
-	ProcessEventKindEVENT_FORK     ProcessEventKind = 2
-	ProcessEventKindEVENT_EXIT     ProcessEventKind = 3
-	ProcessEventKindEVENT_KIND_MAX ProcessEventKind = 8
+	ProcessEventKindEVENT_EXEC      ProcessEventKind = 1
+	ProcessEventKindEVENT_FORK      ProcessEventKind = 2
+	ProcessEventKindEVENT_EXIT      ProcessEventKind = 3
+	ProcessEventKindEVENT_FILE      ProcessEventKind = 4
+	ProcessEventKindEVENT_NETWORK   ProcessEventKind = 5
+	ProcessEventKindEVENT_PRIVILEGE ProcessEventKind = 6
+	ProcessEventKindEVENT_SECURITY  ProcessEventKind = 7
+	ProcessEventKindEVENT_KIND_MAX  ProcessEventKind = 16
 )
 
 type ProcessExecEvent struct {
@@ -108,9 +112,10 @@ type ProcessForkEvent struct {
 }
 
 type ProcessSensorStats struct {
-	_    structs.HostLayout
-	Sent [8]uint64
-	Lost [8]uint64
+	_        structs.HostLayout
+	Sent     [16]uint64
+	Lost     [16]uint64
+	Filtered [16]uint64
 }
 
 type ProcessTaskCreds struct {

@@ -72,6 +72,16 @@ static __always_inline void emit(void *data, __u64 size, __u8 kind)
 		st->sent[kind]++;
 }
 
+/* count_filtered counts an event of kind that an in-kernel filter dropped. */
+static __always_inline void count_filtered(__u8 kind)
+{
+	__u32 zero = 0;
+	struct sensor_stats *st = bpf_map_lookup_elem(&osec_stats, &zero);
+
+	if (st && kind < EVENT_KIND_MAX)
+		st->filtered[kind]++;
+}
+
 static __always_inline void fill_header(struct event_header *h, __u8 kind, struct task_struct *task)
 {
 	h->kind = kind;

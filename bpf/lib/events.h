@@ -2,11 +2,16 @@
 /* Record layouts shared by the kernel and Go (bpf2go generates the Go types from these). */
 #pragma once
 
+/* Record kinds. One per family of record layout; a family's record says which operation. */
 enum event_kind {
 	EVENT_EXEC = 1,
 	EVENT_FORK = 2,
 	EVENT_EXIT = 3,
-	EVENT_KIND_MAX = 8,
+	EVENT_FILE = 4,      /* file.<operation> (file.bpf.c) */
+	EVENT_NETWORK = 5,   /* network.* (network.bpf.c) */
+	EVENT_PRIVILEGE = 6, /* process.privilege_change (privilege.bpf.c) */
+	EVENT_SECURITY = 7,  /* namespace change, ptrace, module and bpf load, mount (privilege.bpf.c) */
+	EVENT_KIND_MAX = 16,
 };
 
 /* Every record starts with this header. ktime is CLOCK_BOOTTIME in ns. */
@@ -20,9 +25,12 @@ struct event_header {
 	__u32 tid;
 };
 
+/* Per-CPU counters by kind: records sent, records the ring buffer refused, and events the
+ * in-kernel filters dropped on purpose. */
 struct sensor_stats {
 	__u64 sent[EVENT_KIND_MAX];
 	__u64 lost[EVENT_KIND_MAX];
+	__u64 filtered[EVENT_KIND_MAX];
 };
 
 /* Bounds of the variable part of an exec record. */

@@ -7,7 +7,10 @@ const (
 	resource         = "resource"
 )
 
-var processEvents = []string{EventProcessExec, EventProcessExit}
+var (
+	processEvents = []string{EventProcessExec, EventProcessExit}
+	allEvents     = []string{AllEvents}
+)
 
 // Resource attributes.
 const (
@@ -93,15 +96,15 @@ var All = []Attribute{
 	{Name: ContainerRuntimeName, Type: String, Events: []string{resource}, Presence: "when the cgroup path names it", Source: "the cgroup path", Example: "containerd", Description: "containerd, cri-o, docker or podman."},
 	{Name: K8sPodUID, Type: String, Events: []string{resource}, Presence: "Kubernetes pods", Source: "the cgroup path (kubepods slices)", Example: "6f1c8a3e-0b5d-4f7a-9c2e-1d3b5a7c9e0f", Description: "Lets the k8s enrichment processor find the pod."},
 
-	{Name: ProcessPID, Type: Int, Events: processEvents, Presence: "always", Source: "kernel: task tgid", Example: "4242", Description: ""},
-	{Name: ProcessParentPID, Type: Int, Events: processEvents, Presence: "always", Source: "kernel: real_parent tgid when the image started", Example: "4200", Description: ""},
+	{Name: ProcessPID, Type: Int, Events: allEvents, Presence: "always", Source: "kernel: task tgid", Example: "4242", Description: ""},
+	{Name: ProcessParentPID, Type: Int, Events: allEvents, Presence: "always", Source: "kernel: real_parent tgid when the image started", Example: "4200", Description: ""},
 	{Name: ProcessVPID, Type: Int, Events: processEvents, Presence: "when known", Source: "kernel: pid in the process's pid namespace", Example: "1", Description: "Differs from process.pid in containers."},
-	{Name: ProcessExecutablePath, Type: String, Events: processEvents, Presence: "when known", Source: "kernel: mm->exe_file, resolved by a dentry walk to the process's root", Example: "/usr/bin/curl", Description: "For a script, the interpreter; the script is in the arguments and otelsec.process.exec.filename."},
-	{Name: ProcessExecutableName, Type: String, Events: processEvents, Presence: "when known", Source: "base name of process.executable.path", Example: "curl", Description: ""},
+	{Name: ProcessExecutablePath, Type: String, Events: allEvents, Presence: "when known", Source: "kernel: mm->exe_file, resolved by a dentry walk to the process's root", Example: "/usr/bin/curl", Description: "For a script, the interpreter; the script is in the arguments and otelsec.process.exec.filename."},
+	{Name: ProcessExecutableName, Type: String, Events: allEvents, Presence: "when known", Source: "base name of process.executable.path", Example: "curl", Description: ""},
 	{Name: ProcessCommandArgs, Type: StringSlice, Events: processEvents, Presence: "when known", Source: "kernel: argv from the new process's memory (bounded by `process.args_max_bytes`)", Example: `["curl","-s","http://example.com"]`, Description: ""},
-	{Name: ProcessCommandLine, Type: String, Events: processEvents, Presence: "when known", Source: "process.command_args joined with spaces", Example: "curl -s http://example.com", Description: ""},
+	{Name: ProcessCommandLine, Type: String, Events: allEvents, Presence: "when known", Source: "process.command_args joined with spaces", Example: "curl -s http://example.com", Description: ""},
 	{Name: ProcessWorkingDirectory, Type: String, Events: processEvents, Presence: "when known", Source: "kernel: fs->pwd, dentry walk", Example: "/home/alice", Description: ""},
-	{Name: ProcessUserID, Type: Int, Events: processEvents, Presence: "when known", Source: "kernel: cred euid", Example: "0", Description: "Effective user id."},
+	{Name: ProcessUserID, Type: Int, Events: allEvents, Presence: "when known", Source: "kernel: cred euid", Example: "0", Description: "Effective user id."},
 	{Name: ProcessRealUserID, Type: Int, Events: processEvents, Presence: "when known", Source: "kernel: cred uid", Example: "1000", Description: ""},
 	{Name: ProcessSavedUserID, Type: Int, Events: processEvents, Presence: "when known", Source: "kernel: cred suid", Example: "0", Description: ""},
 	{Name: ProcessGroupID, Type: Int, Events: processEvents, Presence: "when known", Source: "kernel: cred egid", Example: "0", Description: "Effective group id."},
@@ -112,9 +115,9 @@ var All = []Attribute{
 	{Name: ProcessExitCode, Type: Int, Events: []string{EventProcessExit}, Presence: "when the process exited (not killed)", Source: "kernel: exit_code >> 8", Example: "3", Description: ""},
 	{Name: ProcessExitTime, Type: String, Events: []string{EventProcessExit}, Presence: "always", Source: "kernel: time of the last thread's exit, RFC 3339", Example: "2026-11-25T23:10:15Z", Description: ""},
 
-	{Name: ExecID, Type: String, Events: processEvents, Presence: "always", Source: "<node>:<boot id prefix>:<image start ns>:<pid>", Example: "worker-1:5b0c2f1e:1834529873000:4242", Description: "Unique per program image on the node, across reboots. The start is the exec time (fork time for a forked image, /proc start for processes seen at startup)."},
-	{Name: ParentExecID, Type: String, Events: processEvents, Presence: "when the parent is known", Source: "process cache", Example: "worker-1:5b0c2f1e:1834500000000:4200", Description: ""},
-	{Name: ParentExecutablePath, Type: String, Events: processEvents, Presence: "when the parent is known", Source: "process cache", Example: "/usr/bin/bash", Description: ""},
+	{Name: ExecID, Type: String, Events: allEvents, Presence: "always", Source: "<node>:<boot id prefix>:<image start ns>:<pid>", Example: "worker-1:5b0c2f1e:1834529873000:4242", Description: "Unique per program image on the node, across reboots. The start is the exec time (fork time for a forked image, /proc start for processes seen at startup)."},
+	{Name: ParentExecID, Type: String, Events: allEvents, Presence: "when the parent is known", Source: "process cache", Example: "worker-1:5b0c2f1e:1834500000000:4200", Description: ""},
+	{Name: ParentExecutablePath, Type: String, Events: allEvents, Presence: "when the parent is known", Source: "process cache", Example: "/usr/bin/bash", Description: ""},
 	{Name: ParentCommandLine, Type: String, Events: processEvents, Presence: "when the parent is known", Source: "process cache", Example: "bash -c curl -s http://example.com", Description: ""},
 	{Name: AncestorExecIDs, Type: StringSlice, Events: processEvents, Presence: "when the parent is known", Source: "process cache, nearest first, up to `process.ancestry_depth`", Example: `["worker-1:…:4200","worker-1:…:1"]`, Description: "Index 0 is the parent."},
 	{Name: AncestorPIDs, Type: IntSlice, Events: processEvents, Presence: "when the parent is known", Source: "process cache", Example: "[4200, 1]", Description: ""},
@@ -148,7 +151,7 @@ var All = []Attribute{
 	{Name: NSCgroup, Type: Int, Events: processEvents, Presence: "when known", Source: "kernel: namespace inode", Example: "4026531835", Description: ""},
 	{Name: NSTime, Type: Int, Events: processEvents, Presence: "when known", Source: "kernel: namespace inode", Example: "4026531834", Description: ""},
 	{Name: Origin, Type: String, Events: []string{EventProcessExit}, Presence: "always", Source: "process cache", Example: "exec", Description: "How otelsec learned of the image: exec (seen in the kernel), fork (forked, did not exec), procfs (running before the collector)."},
-	{Name: Comm, Type: String, Events: []string{EventProcessExit}, Presence: "when the process is unknown to the cache", Source: "kernel: task comm", Example: "kworker", Description: ""},
+	{Name: Comm, Type: String, Events: allEvents, Presence: "when the process is unknown to the cache", Source: "kernel: task comm", Example: "kworker", Description: ""},
 	{Name: ExitSignal, Type: String, Events: []string{EventProcessExit}, Presence: "when a signal killed the process", Source: "kernel: exit_code & 0x7f", Example: "SIGKILL", Description: ""},
 	{Name: ExitCoreDumped, Type: Bool, Events: []string{EventProcessExit}, Presence: "when true", Source: "kernel: exit_code & 0x80", Example: "true", Description: ""},
 }

@@ -38,6 +38,15 @@ type Attribute struct {
 	CIM string
 }
 
+// AllEvents in Attribute.Events marks an attribute that every event carries: the process
+// context (who did it) that file, network and privilege events share with process events.
+const AllEvents = "*"
+
+// AppliesTo reports whether events named event carry the attribute.
+func (a Attribute) AppliesTo(event string) bool {
+	return slices.Contains(a.Events, event) || (event != resource && slices.Contains(a.Events, AllEvents))
+}
+
 // SemConv reports whether the name is an OpenTelemetry semantic convention (everything
 // outside otelsec's own namespace).
 func (a Attribute) SemConv() bool { return !strings.HasPrefix(a.Name, Namespace+".") }
@@ -60,11 +69,15 @@ func Markdown(events ...string) string {
 	b.WriteString("| Attribute | Type | Events | Present | Source | Example | Description |\n")
 	b.WriteString("|---|---|---|---|---|---|---|\n")
 	for _, a := range All {
-		if !slices.ContainsFunc(a.Events, func(e string) bool { return slices.Contains(events, e) }) {
+		if !slices.ContainsFunc(events, a.AppliesTo) {
 			continue
 		}
+		on := strings.Join(a.Events, ", ")
+		if slices.Contains(a.Events, AllEvents) {
+			on = "every event"
+		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s |\n", a.Name, a.Type,
-			strings.Join(a.Events, ", "), a.Presence, a.Source, code(a.Example), a.Description)
+			on, a.Presence, a.Source, code(a.Example), a.Description)
 	}
 	return b.String()
 }

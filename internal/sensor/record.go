@@ -18,11 +18,23 @@ const (
 	KindExec = Kind(bpf.ProcessEventKindEVENT_EXEC)
 	KindFork = Kind(bpf.ProcessEventKindEVENT_FORK)
 	KindExit = Kind(bpf.ProcessEventKindEVENT_EXIT)
+	// KindFile records are file.<operation> events.
+	KindFile = Kind(bpf.ProcessEventKindEVENT_FILE)
+	// KindNetwork records are network.* events.
+	KindNetwork = Kind(bpf.ProcessEventKindEVENT_NETWORK)
+	// KindPrivilege records are process.privilege_change events.
+	KindPrivilege = Kind(bpf.ProcessEventKindEVENT_PRIVILEGE)
+	// KindSecurity records are namespace changes, ptrace, module and bpf loads, mounts.
+	KindSecurity = Kind(bpf.ProcessEventKindEVENT_SECURITY)
 	// NumKinds bounds the per-kind kernel counters.
 	NumKinds = int(bpf.ProcessEventKindEVENT_KIND_MAX)
 )
 
-// String is the event name the kind produces.
+// Kinds lists every record kind, for per-kind counters.
+var Kinds = []Kind{KindExec, KindFork, KindExit, KindFile, KindNetwork, KindPrivilege, KindSecurity}
+
+// String names the kind: the event name for the process kinds, the family for the others
+// (whose records carry their operation).
 func (k Kind) String() string {
 	switch k {
 	case KindExec:
@@ -31,6 +43,14 @@ func (k Kind) String() string {
 		return "process.fork"
 	case KindExit:
 		return "process.exit"
+	case KindFile:
+		return "file"
+	case KindNetwork:
+		return "network"
+	case KindPrivilege:
+		return "privilege"
+	case KindSecurity:
+		return "security"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -254,3 +274,5 @@ func cString(c []int8) string {
 	}
 	return string(b)
 }
+
+func errNotYet(sensor string) error { return fmt.Errorf("%s sensor: not implemented yet", sensor) }

@@ -25,6 +25,12 @@ const (
 	HookTPBTF Hook = "tp_btf"
 	// HookRawTP is a raw tracepoint: the same tracepoint with untyped arguments, Linux 4.17+.
 	HookRawTP Hook = "raw_tp"
+	// HookTracepoint is a classic (perf) tracepoint; attaching it needs tracefs.
+	HookTracepoint Hook = "tracepoint"
+	// HookLSM is a BPF LSM program (Linux 5.7+, bpf in the active LSMs).
+	HookLSM Hook = "lsm"
+	// HookCgroup is a cgroup program attached to the cgroup v2 root.
+	HookCgroup Hook = "cgroup"
 )
 
 // Options are the load-time settings of the sensors.
@@ -38,6 +44,10 @@ type Options struct {
 	WakeupEvery uint32
 	// ArgsMaxBytes bounds the argv bytes copied per exec (at most bpf's ARGS_MAX_BYTES).
 	ArgsMaxBytes uint32
+
+	File      FileOptions
+	Network   NetworkOptions
+	Privilege PrivilegeOptions
 }
 
 // ArgsMaxBytesLimit is the compile-time bound of Options.ArgsMaxBytes.
@@ -53,6 +63,12 @@ type Capabilities struct {
 	// SyscallTracepoints: syscalls/sys_enter_execve(at) can be attached (CONFIG_FTRACE_SYSCALLS
 	// and tracefs mounted): the older way to see those credentials.
 	SyscallTracepoints bool
+	// LSM: BPF LSM programs load and run (bpf is an active LSM).
+	LSM bool
+	// Cgroup2Path is where the cgroup v2 hierarchy is mounted ("" when it is not).
+	Cgroup2Path string
+	// CgroupSockAddr: cgroup sock_addr programs (connect4/6, sendmsg4/6, bind4/6) load.
+	CgroupSockAddr bool
 }
 
 // CapabilitiesOf says what the loader can use of what the kernel probe found.
@@ -62,6 +78,9 @@ func CapabilitiesOf(f kernel.Features) Capabilities {
 		RawTracepoint:      f.RawTracepoint,
 		PrepareExec:        f.PrepareExec,
 		SyscallTracepoints: f.Tracepoint,
+		LSM:                f.LSM == kernel.LSMActive,
+		Cgroup2Path:        f.Cgroup2Path,
+		CgroupSockAddr:     f.CgroupSockAddr,
 	}
 }
 
@@ -77,12 +96,15 @@ func (a Attachment) String() string { return string(a.Hook) + "/" + a.Point }
 
 // Sensors are the loaded and attached BPF programs and the maps userspace reads.
 type Sensors struct {
-	coll        *ebpf.Collection
+	opts        Options
+	colls       []*ebpf.Collection
+	shared      map[string]*ebpf.Map // the maps every object shares, created by the first one
 	links       []link.Link
-	events      *ebpf.Map
-	stats       *ebpf.Map
 	attachments []Attachment
 }
+
+// sharedMaps are declared by bpf/lib/common.h in every object; one instance serves them all.
+var sharedMaps = []string{"osec_events", "osec_stats", "osec_rb_seq"}
 
 // programs of the process sensor, by hook.
 var processPrograms = map[Hook]struct{ exec, fork, exit, prepare string }{
@@ -116,31 +138,78 @@ func ChooseProcessHook(want Hook, caps Capabilities) (Hook, error) {
 	return want, nil
 }
 
-// Load loads the sensors and attaches them. Nothing stays loaded or attached when it fails.
+// Load loads the enabled sensors and attaches them to the best hooks the kernel offers.
+// Nothing stays loaded or attached when it fails.
 func Load(opts Options, caps Capabilities) (_ *Sensors, err error) {
-	hook, err := ChooseProcessHook(opts.ProcessHook, caps)
-	if err != nil {
-		return nil, err
-	}
 	if opts.ArgsMaxBytes == 0 || opts.ArgsMaxBytes > ArgsMaxBytesLimit {
 		return nil, fmt.Errorf("args max bytes %d: must be in [1, %d]", opts.ArgsMaxBytes, ArgsMaxBytesLimit)
 	}
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("remove memlock rlimit: %w", err)
 	}
+	s := &Sensors{opts: opts}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	for _, load := range []func(*Sensors, Capabilities) error{loadProcess, loadFile, loadNetwork, loadPrivilege} {
+		if err := load(s, caps); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
 
+// loadObject loads one sensor's object with only the programs in keep, the load-time settings
+// every object has, and the shared maps.
+func (s *Sensors) loadObject(sensor string, spec *ebpf.CollectionSpec, keep map[string]bool) (*ebpf.Collection, error) {
+	if s.opts.RingBufferSize != 0 {
+		spec.Maps["osec_events"].MaxEntries = s.opts.RingBufferSize
+	}
+	if err := setVar(spec, "wakeup_every", s.opts.WakeupEvery); err != nil {
+		return nil, fmt.Errorf("%s sensor: %w", sensor, err)
+	}
+	for name := range spec.Programs {
+		if !keep[name] {
+			delete(spec.Programs, name)
+		}
+	}
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: s.shared})
+	if err != nil {
+		var verr *ebpf.VerifierError
+		if errors.As(err, &verr) {
+			return nil, fmt.Errorf("%s sensor: load: %+v", sensor, verr)
+		}
+		return nil, fmt.Errorf("%s sensor: load: %w", sensor, err)
+	}
+	s.colls = append(s.colls, coll)
+	if s.shared == nil {
+		s.shared = make(map[string]*ebpf.Map, len(sharedMaps))
+		for _, name := range sharedMaps {
+			m, ok := coll.Maps[name]
+			if !ok {
+				return nil, fmt.Errorf("%s sensor: object has no map %s", sensor, name)
+			}
+			s.shared[name] = m
+		}
+	}
+	return coll, nil
+}
+
+// loadProcess loads the process sensor: exec, fork and exit, and the credentials an exec
+// replaces.
+func loadProcess(s *Sensors, caps Capabilities) error {
+	hook, err := ChooseProcessHook(s.opts.ProcessHook, caps)
+	if err != nil {
+		return err
+	}
 	spec, err := bpf.LoadProcess()
 	if err != nil {
-		return nil, fmt.Errorf("process sensor: read BPF object: %w", err)
+		return fmt.Errorf("process sensor: read BPF object: %w", err)
 	}
-	if opts.RingBufferSize != 0 {
-		spec.Maps["osec_events"].MaxEntries = opts.RingBufferSize
-	}
-	if err := setVar(spec, "wakeup_every", opts.WakeupEvery); err != nil {
-		return nil, err
-	}
-	if err := setVar(spec, "args_max", opts.ArgsMaxBytes); err != nil {
-		return nil, err
+	if err := setVar(spec, "args_max", s.opts.ArgsMaxBytes); err != nil {
+		return err
 	}
 	progs := processPrograms[hook]
 	keep := map[string]bool{progs.exec: true, progs.fork: true, progs.exit: true}
@@ -150,40 +219,23 @@ func Load(opts Options, caps Capabilities) (_ *Sensors, err error) {
 	case caps.SyscallTracepoints:
 		keep["osec_execve"], keep["osec_execveat"] = true, true
 	}
-	for name := range spec.Programs {
-		if !keep[name] {
-			delete(spec.Programs, name)
-		}
-	}
-
-	coll, err := ebpf.NewCollection(spec)
+	coll, err := s.loadObject("process", spec, keep)
 	if err != nil {
-		var verr *ebpf.VerifierError
-		if errors.As(err, &verr) {
-			return nil, fmt.Errorf("process sensor: load: %+v", verr)
-		}
-		return nil, fmt.Errorf("process sensor: load: %w", err)
+		return err
 	}
-	s := &Sensors{coll: coll, events: coll.Maps["osec_events"], stats: coll.Maps["osec_stats"]}
-	defer func() {
-		if err != nil {
-			s.Close()
-		}
-	}()
-
 	for _, a := range []struct{ event, prog, point string }{
 		{"process.exec", progs.exec, "sched_process_exec"},
 		{"process.fork", progs.fork, "sched_process_fork"},
 		{"process.exit", progs.exit, "sched_process_exit"},
 	} {
 		if err := s.attachTracepoint(hook, a.event, coll.Programs[a.prog], a.point); err != nil {
-			return nil, fmt.Errorf("process sensor: %w", err)
+			return fmt.Errorf("process sensor: %w", err)
 		}
 	}
 	switch {
 	case caps.PrepareExec:
 		if err := s.attachTracepoint(hook, "process.exec", coll.Programs[progs.prepare], "sched_prepare_exec"); err != nil {
-			return nil, fmt.Errorf("process sensor: %w", err)
+			return fmt.Errorf("process sensor: %w", err)
 		}
 	case caps.SyscallTracepoints:
 		for _, sc := range []struct{ prog, point string }{
@@ -192,13 +244,18 @@ func Load(opts Options, caps Capabilities) (_ *Sensors, err error) {
 		} {
 			l, err := link.Tracepoint("syscalls", sc.point, coll.Programs[sc.prog], nil)
 			if err != nil {
-				return nil, fmt.Errorf("process sensor: attach tracepoint syscalls/%s: %w", sc.point, err)
+				return fmt.Errorf("process sensor: attach tracepoint syscalls/%s: %w", sc.point, err)
 			}
-			s.links = append(s.links, l)
-			s.attachments = append(s.attachments, Attachment{Event: "process.exec", Hook: "tracepoint", Point: "syscalls/" + sc.point})
+			s.addLink(l, Attachment{Event: "process.exec", Hook: HookTracepoint, Point: "syscalls/" + sc.point})
 		}
 	}
-	return s, nil
+	return nil
+}
+
+// addLink keeps an attached link, to be closed by Detach, and says what it is.
+func (s *Sensors) addLink(l link.Link, a Attachment) {
+	s.links = append(s.links, l)
+	s.attachments = append(s.attachments, a)
 }
 
 func (s *Sensors) attachTracepoint(hook Hook, event string, prog *ebpf.Program, point string) error {
@@ -215,8 +272,7 @@ func (s *Sensors) attachTracepoint(hook Hook, event string, prog *ebpf.Program, 
 	if err != nil {
 		return fmt.Errorf("attach %s/%s: %w", hook, point, err)
 	}
-	s.links = append(s.links, l)
-	s.attachments = append(s.attachments, Attachment{Event: event, Hook: hook, Point: point})
+	s.addLink(l, Attachment{Event: event, Hook: hook, Point: point})
 	return nil
 }
 
@@ -235,13 +291,13 @@ func setVar(spec *ebpf.CollectionSpec, name string, v uint32) error {
 func (s *Sensors) Attachments() []Attachment { return s.attachments }
 
 // Events is the ring buffer every sensor writes to.
-func (s *Sensors) Events() *ebpf.Map { return s.events }
+func (s *Sensors) Events() *ebpf.Map { return s.shared["osec_events"] }
 
 // Stats sums the kernel's per-CPU counters: records sent and records the ring buffer refused,
 // by event kind.
 func (s *Sensors) Stats() (Stats, error) {
 	var perCPU []bpf.ProcessSensorStats
-	if err := s.stats.Lookup(uint32(0), &perCPU); err != nil {
+	if err := s.shared["osec_stats"].Lookup(uint32(0), &perCPU); err != nil {
 		return Stats{}, fmt.Errorf("read sensor stats: %w", err)
 	}
 	var st Stats
@@ -249,24 +305,27 @@ func (s *Sensors) Stats() (Stats, error) {
 		for k := range st.Sent {
 			st.Sent[k] += c.Sent[k]
 			st.Lost[k] += c.Lost[k]
+			st.Filtered[k] += c.Filtered[k]
 		}
 	}
 	return st, nil
 }
 
-// Stats are kernel-side counters indexed by Kind.
+// Stats are kernel-side counters indexed by Kind: records sent, records the full ring buffer
+// refused, events the in-kernel filters dropped.
 type Stats struct {
-	Sent [8]uint64
-	Lost [8]uint64
+	Sent, Lost, Filtered [NumKinds]uint64
 }
 
 // ProgramIDs returns the ids of the loaded programs (for leak checks and bpf_stats).
 func (s *Sensors) ProgramIDs() map[string]ebpf.ProgramID {
-	ids := make(map[string]ebpf.ProgramID, len(s.coll.Programs))
-	for name, p := range s.coll.Programs {
-		if info, err := p.Info(); err == nil {
-			if id, ok := info.ID(); ok {
-				ids[name] = id
+	ids := make(map[string]ebpf.ProgramID)
+	for _, coll := range s.colls {
+		for name, p := range coll.Programs {
+			if info, err := p.Info(); err == nil {
+				if id, ok := info.ID(); ok {
+					ids[name] = id
+				}
 			}
 		}
 	}
@@ -288,9 +347,9 @@ func (s *Sensors) Detach() error {
 // Close detaches every program and releases the programs and maps.
 func (s *Sensors) Close() error {
 	err := s.Detach()
-	if s.coll != nil {
-		s.coll.Close()
-		s.coll = nil
+	for _, coll := range s.colls {
+		coll.Close()
 	}
+	s.colls, s.shared = nil, nil
 	return err
 }

@@ -21,6 +21,9 @@ type Config struct {
 	ProcPath string `mapstructure:"proc_path"`
 
 	Process      ProcessConfig      `mapstructure:"process"`
+	File         FileConfig         `mapstructure:"file"`
+	Network      NetworkConfig      `mapstructure:"network"`
+	Privilege    PrivilegeConfig    `mapstructure:"privilege"`
 	ProcessCache ProcessCacheConfig `mapstructure:"process_cache"`
 	RingBuffer   RingBufferConfig   `mapstructure:"ring_buffer"`
 
@@ -85,6 +88,9 @@ func (c *Config) Validate() error {
 	if c.Process.AncestryDepth < 0 || c.Process.AncestryDepth > 64 {
 		bad("process::ancestry_depth", "must be between 0 and 64; got %d", c.Process.AncestryDepth)
 	}
+	c.File.validate(bad)
+	c.Network.validate(bad)
+	c.Privilege.validate(bad)
 	if c.ProcessCache.Size < 64 {
 		bad("process_cache::size", "must be at least 64; got %d", c.ProcessCache.Size)
 	}

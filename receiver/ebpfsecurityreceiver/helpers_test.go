@@ -183,7 +183,7 @@ func checkSchema(t *testing.T, e event) {
 			a, ok := schema.Lookup(k)
 			require.True(t, ok, "attribute %s is not in internal/schema", k)
 			require.Equal(t, a.Type, typeOf(v), "attribute %s", k)
-			require.True(t, slices.Contains(a.Events, e.rec.EventName()) || slices.Contains(a.Events, "resource"),
+			require.True(t, a.AppliesTo(e.rec.EventName()) || slices.Contains(a.Events, "resource"),
 				"attribute %s is not documented for %s", k, e.rec.EventName())
 		}
 	}

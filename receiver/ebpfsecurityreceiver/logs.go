@@ -177,6 +177,52 @@ func (m *mapper) exit(lr plog.LogRecord, x *sensor.Exit, p *proctree.Process) {
 	lr.Body().SetStr(summary("exit", p, outcome))
 }
 
+// event starts the log record of an event that a process caused (a file, network or
+// privilege event): in the process's container resource, named name, at the kernel's time,
+// with the process context every event carries. p is the process from the cache, nil when the
+// cache does not know tgid; comm is the kernel's task name, used only then.
+func (m *mapper) event(b *batch, name string, ktime uint64, tgid uint32, p *proctree.Process, comm string) plog.LogRecord {
+	var c container.Info
+	if p != nil && p.Image != nil {
+		c = p.Image.Container
+	}
+	lr := b.record(c)
+	m.header(lr, name, ktime)
+	m.context(lr.Attributes(), tgid, p, comm)
+	return lr
+}
+
+// context puts the attributes that say which process did something: enough to answer "which
+// process, started by what, in which container" from one record without the full image.
+func (m *mapper) context(a pcommon.Map, tgid uint32, p *proctree.Process, comm string) {
+	if p == nil {
+		a.PutInt(s.ProcessPID, int64(tgid))
+		if comm != "" {
+			a.PutStr(s.Comm, comm)
+		}
+		return
+	}
+	a.PutInt(s.ProcessPID, int64(p.PID))
+	a.PutInt(s.ProcessParentPID, int64(p.PPID))
+	a.PutStr(s.ExecID, p.ExecID)
+	if img := p.Image; img != nil {
+		if img.Executable != "" {
+			a.PutStr(s.ProcessExecutablePath, img.Executable)
+			a.PutStr(s.ProcessExecutableName, path.Base(img.Executable))
+		}
+		if len(img.Args) > 0 {
+			a.PutStr(s.ProcessCommandLine, strings.Join(img.Args, " "))
+		}
+		a.PutInt(s.ProcessUserID, int64(img.Creds.EUID))
+	}
+	if parent := p.Parent; parent != nil {
+		a.PutStr(s.ParentExecID, parent.ExecID)
+		if parent.Image != nil {
+			a.PutStr(s.ParentExecutablePath, parent.Image.Executable)
+		}
+	}
+}
+
 func (m *mapper) header(lr plog.LogRecord, name string, ktime uint64) {
 	lr.SetEventName(name)
 	lr.SetTimestamp(m.clock.timestamp(ktime))

@@ -45,7 +45,7 @@ type ebpfReceiver struct {
 	stopMetrics context.CancelFunc
 	metricsWG   sync.WaitGroup
 
-	emitted [sensor.NumKinds]atomic.Uint64 // log records by kind
+	emitted eventCounts // log records by event name
 	invalid atomic.Uint64
 	reaped  atomic.Uint64
 }
@@ -90,6 +90,9 @@ func (r *ebpfReceiver) start(_ context.Context, _ component.Host) (err error) {
 		RingBufferSize: uint32(r.cfg.RingBuffer.Size),
 		WakeupEvery:    uint32(r.cfg.RingBuffer.WakeupEvery),
 		ArgsMaxBytes:   uint32(r.cfg.Process.ArgsMaxBytes),
+		File:           r.cfg.File.options(),
+		Network:        r.cfg.Network.options(),
+		Privilege:      r.cfg.Privilege.options(),
 	}, sensor.CapabilitiesOf(r.features))
 	if err != nil {
 		return fmt.Errorf("ebpfsecurity: %w", err)

@@ -327,7 +327,7 @@ func TestFloodCountsLosses(t *testing.T) {
 		require.NoError(t, err)
 		// Exits can be one fewer than sent: two threads racing to be last both report it.
 		return st.Sent[sensor.KindExec] == sink.count(s.EventProcessExec) &&
-			r.emitted[sensor.KindExec].Load() == sink.count(s.EventProcessExec) &&
+			r.emitted.load(s.EventProcessExec) == sink.count(s.EventProcessExec) &&
 			st.Sent[sensor.KindExit] >= sink.count(s.EventProcessExit) && sink.count(s.EventProcessExit) > 0
 	}, 20*time.Second, 20*time.Millisecond, "every record the kernel wrote reaches the pipeline")
 	t.Logf("kernel: sent %v lost %v", st.Sent[1:4], st.Lost[1:4])

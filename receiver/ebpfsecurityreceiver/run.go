@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf/ringbuf"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/otelsec/otelsec/internal/container"
 	"github.com/otelsec/otelsec/internal/proctree"
+	"github.com/otelsec/otelsec/internal/schema"
 	"github.com/otelsec/otelsec/internal/sensor"
 	"github.com/otelsec/otelsec/receiver/ebpfsecurityreceiver/internal/metadata"
 )
@@ -73,7 +76,7 @@ func (r *ebpfReceiver) handle1(raw []byte, b *batch, m *mapper, exec *sensor.Exe
 				img.Container = container.FromCgroupPath(img.Cgroup)
 				p := r.cache.Exec(exec.TGID, exec.PPID, exec.VPID, exec.KTime, exec.StartBoottime, img)
 				m.exec(b.record(img.Container), exec, p)
-				r.emitted[kind].Add(1)
+				r.emitted.inc(schemaExec)
 			}
 		case sensor.KindFork:
 			if err = sensor.DecodeFork(raw, fork); err == nil {
@@ -90,10 +93,16 @@ func (r *ebpfReceiver) handle1(raw []byte, b *batch, m *mapper, exec *sensor.Exe
 					c = p.Image.Container
 				}
 				m.exit(b.record(c), exit, p)
-				r.emitted[kind].Add(1)
+				r.emitted.inc(schemaExit)
 			}
+		case sensor.KindFile:
+			err = r.handleFile(raw, b, m)
+		case sensor.KindNetwork:
+			err = r.handleNetwork(raw, b, m)
+		case sensor.KindPrivilege, sensor.KindSecurity:
+			err = r.handlePrivilege(raw, b, m)
 		default:
-			err = errors.New("unknown record kind")
+			err = errUnknownKind
 		}
 	}
 	if err != nil {
@@ -114,6 +123,38 @@ func (r *ebpfReceiver) reap() {
 	}
 }
 
+const (
+	schemaExec = schema.EventProcessExec
+	schemaExit = schema.EventProcessExit
+)
+
+var errUnknownKind = errors.New("unknown record kind")
+
+// eventCounts counts log records by event name; the reader increments, the metrics loop reads.
+type eventCounts struct{ m sync.Map } // event name -> *atomic.Uint64
+
+func (c *eventCounts) inc(name string) {
+	v, ok := c.m.Load(name)
+	if !ok {
+		v, _ = c.m.LoadOrStore(name, new(atomic.Uint64))
+	}
+	v.(*atomic.Uint64).Add(1)
+}
+
+func (c *eventCounts) load(name string) uint64 {
+	if v, ok := c.m.Load(name); ok {
+		return v.(*atomic.Uint64).Load()
+	}
+	return 0
+}
+
+func (c *eventCounts) each(f func(name string, n uint64)) {
+	c.m.Range(func(k, v any) bool {
+		f(k.(string), v.(*atomic.Uint64).Load())
+		return true
+	})
+}
+
 // send hands the batch to the next consumer. A receiver cannot retry: what the pipeline
 // refuses is counted by the collector's receiver metrics (refused log records) and logged.
 func (r *ebpfReceiver) send(ctx context.Context, b *batch) {
@@ -130,6 +171,21 @@ func (r *ebpfReceiver) send(ctx context.Context, b *batch) {
 	if err != nil {
 		r.logger.Warn("The pipeline refused process events", zap.Int("records", n), zap.Error(err))
 	}
+}
+
+// kinds are the record kinds of the enabled sensors.
+func (r *ebpfReceiver) kinds() []sensor.Kind {
+	kinds := []sensor.Kind{sensor.KindExec, sensor.KindFork, sensor.KindExit}
+	if r.cfg.File.Enabled {
+		kinds = append(kinds, sensor.KindFile)
+	}
+	if r.cfg.Network.Enabled {
+		kinds = append(kinds, sensor.KindNetwork)
+	}
+	if r.cfg.Privilege.Enabled {
+		kinds = append(kinds, sensor.KindPrivilege, sensor.KindSecurity)
+	}
+	return kinds
 }
 
 // metricsLoop emits the receiver's metrics every collection_interval.
@@ -150,13 +206,14 @@ func (r *ebpfReceiver) metricsLoop(ctx context.Context) {
 
 func (r *ebpfReceiver) emitMetrics(ctx context.Context, mb *metadata.MetricsBuilder) {
 	now := pcommon.NewTimestampFromTime(time.Now())
-	for _, k := range []sensor.Kind{sensor.KindExec, sensor.KindExit} {
-		mb.RecordOtelsecEventsDataPoint(now, int64(r.emitted[k].Load()), k.String())
-	}
+	r.emitted.each(func(name string, n uint64) {
+		mb.RecordOtelsecEventsDataPoint(now, int64(n), name)
+	})
 	if st, err := r.sensors.Stats(); err == nil {
-		for _, k := range []sensor.Kind{sensor.KindExec, sensor.KindFork, sensor.KindExit} {
+		for _, k := range r.kinds() {
 			mb.RecordOtelsecKernelRecordsDataPoint(now, int64(st.Sent[k]), k.String())
 			mb.RecordOtelsecKernelRecordsLostDataPoint(now, int64(st.Lost[k]), k.String())
+			mb.RecordOtelsecKernelRecordsFilteredDataPoint(now, int64(st.Filtered[k]), k.String())
 		}
 	} else {
 		r.logger.Warn("Reading the kernel's counters failed", zap.Error(err))

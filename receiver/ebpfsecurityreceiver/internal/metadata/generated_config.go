@@ -105,6 +105,54 @@ func (ms *OtelsecKernelRecordsMetricConfig) Validate() error {
 	return nil
 }
 
+// OtelsecKernelRecordsFilteredMetricAttributeKey specifies the key of an attribute for the otelsec.kernel.records.filtered metric.
+type OtelsecKernelRecordsFilteredMetricAttributeKey string
+
+const (
+	OtelsecKernelRecordsFilteredMetricAttributeKeyEventName OtelsecKernelRecordsFilteredMetricAttributeKey = "otelsec.event.name"
+)
+
+// OtelsecKernelRecordsFilteredMetricConfig provides config for the otelsec.kernel.records.filtered metric.
+type OtelsecKernelRecordsFilteredMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                           `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []OtelsecKernelRecordsFilteredMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *OtelsecKernelRecordsFilteredMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *OtelsecKernelRecordsFilteredMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case OtelsecKernelRecordsFilteredMetricAttributeKeyEventName:
+		default:
+			return fmt.Errorf("metric otelsec.kernel.records.filtered doesn't have an attribute %v, valid attributes: [otelsec.event.name]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // OtelsecKernelRecordsLostMetricAttributeKey specifies the key of an attribute for the otelsec.kernel.records.lost metric.
 type OtelsecKernelRecordsLostMetricAttributeKey string
 
@@ -286,6 +334,7 @@ func (ms *OtelsecSensorHooksMetricConfig) Validate() error {
 type MetricsConfig struct {
 	OtelsecEvents                OtelsecEventsMetricConfig                `mapstructure:"otelsec.events"`
 	OtelsecKernelRecords         OtelsecKernelRecordsMetricConfig         `mapstructure:"otelsec.kernel.records"`
+	OtelsecKernelRecordsFiltered OtelsecKernelRecordsFilteredMetricConfig `mapstructure:"otelsec.kernel.records.filtered"`
 	OtelsecKernelRecordsLost     OtelsecKernelRecordsLostMetricConfig     `mapstructure:"otelsec.kernel.records.lost"`
 	OtelsecProcessCacheEvictions OtelsecProcessCacheEvictionsMetricConfig `mapstructure:"otelsec.process_cache.evictions"`
 	OtelsecProcessCacheReaped    OtelsecProcessCacheReapedMetricConfig    `mapstructure:"otelsec.process_cache.reaped"`
@@ -305,6 +354,11 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []OtelsecKernelRecordsMetricAttributeKey{OtelsecKernelRecordsMetricAttributeKeyEventName},
+		},
+		OtelsecKernelRecordsFiltered: OtelsecKernelRecordsFilteredMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []OtelsecKernelRecordsFilteredMetricAttributeKey{OtelsecKernelRecordsFilteredMetricAttributeKeyEventName},
 		},
 		OtelsecKernelRecordsLost: OtelsecKernelRecordsLostMetricConfig{
 			Enabled:             true,

@@ -36,6 +36,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []OtelsecKernelRecordsMetricAttributeKey{OtelsecKernelRecordsMetricAttributeKeyEventName},
 					},
+					OtelsecKernelRecordsFiltered: OtelsecKernelRecordsFilteredMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []OtelsecKernelRecordsFilteredMetricAttributeKey{OtelsecKernelRecordsFilteredMetricAttributeKeyEventName},
+					},
 					OtelsecKernelRecordsLost: OtelsecKernelRecordsLostMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
@@ -80,6 +85,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []OtelsecKernelRecordsMetricAttributeKey{OtelsecKernelRecordsMetricAttributeKeyEventName},
 					},
+					OtelsecKernelRecordsFiltered: OtelsecKernelRecordsFilteredMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []OtelsecKernelRecordsFilteredMetricAttributeKey{OtelsecKernelRecordsFilteredMetricAttributeKeyEventName},
+					},
 					OtelsecKernelRecordsLost: OtelsecKernelRecordsLostMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
@@ -114,7 +124,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(OtelsecEventsMetricConfig{}, OtelsecKernelRecordsMetricConfig{}, OtelsecKernelRecordsLostMetricConfig{}, OtelsecProcessCacheEvictionsMetricConfig{}, OtelsecProcessCacheReapedMetricConfig{}, OtelsecProcessCacheSizeMetricConfig{}, OtelsecRecordsInvalidMetricConfig{}, OtelsecSensorHooksMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(OtelsecEventsMetricConfig{}, OtelsecKernelRecordsMetricConfig{}, OtelsecKernelRecordsFilteredMetricConfig{}, OtelsecKernelRecordsLostMetricConfig{}, OtelsecProcessCacheEvictionsMetricConfig{}, OtelsecProcessCacheReapedMetricConfig{}, OtelsecProcessCacheSizeMetricConfig{}, OtelsecRecordsInvalidMetricConfig{}, OtelsecSensorHooksMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -139,6 +149,18 @@ func TestOtelsecKernelRecordsMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric otelsec.kernel.records doesn't have an attribute invalid, valid attributes: [otelsec.event.name]")
 
 	cfg = DefaultMetricsConfig().OtelsecKernelRecords
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestOtelsecKernelRecordsFilteredMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().OtelsecKernelRecordsFiltered
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []OtelsecKernelRecordsFilteredMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric otelsec.kernel.records.filtered doesn't have an attribute invalid, valid attributes: [otelsec.event.name]")
+
+	cfg = DefaultMetricsConfig().OtelsecKernelRecordsFiltered
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

@@ -28,6 +28,10 @@ var MetricsInfo = metricsInfo{
 		Name:       "otelsec.kernel.records",
 		Attributes: []string{"event_name"},
 	},
+	OtelsecKernelRecordsFiltered: metricInfo{
+		Name:       "otelsec.kernel.records.filtered",
+		Attributes: []string{"event_name"},
+	},
 	OtelsecKernelRecordsLost: metricInfo{
 		Name:       "otelsec.kernel.records.lost",
 		Attributes: []string{"event_name"},
@@ -53,6 +57,7 @@ var MetricsInfo = metricsInfo{
 type metricsInfo struct {
 	OtelsecEvents                metricInfo
 	OtelsecKernelRecords         metricInfo
+	OtelsecKernelRecordsFiltered metricInfo
 	OtelsecKernelRecordsLost     metricInfo
 	OtelsecProcessCacheEvictions metricInfo
 	OtelsecProcessCacheReaped    metricInfo
@@ -240,6 +245,97 @@ func (m *metricOtelsecKernelRecords) emit(metrics pmetric.MetricSlice) {
 
 func newMetricOtelsecKernelRecords(cfg OtelsecKernelRecordsMetricConfig) metricOtelsecKernelRecords {
 	m := metricOtelsecKernelRecords{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricOtelsecKernelRecordsFiltered struct {
+	data          pmetric.Metric                           // data buffer for generated metric.
+	config        OtelsecKernelRecordsFilteredMetricConfig // metric config provided by user.
+	capacity      int                                      // max observed number of data points added to the metric.
+	aggDataPoints []int64                                  // slice containing number of aggregated datapoints at each index
+}
+
+// init fills otelsec.kernel.records.filtered metric with initial data.
+func (m *metricOtelsecKernelRecordsFiltered) init() {
+	m.data.SetName("otelsec.kernel.records.filtered")
+	m.data.SetDescription("Events the in-kernel filters dropped on purpose (outside the watch set), by record kind.")
+	m.data.SetUnit("{record}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricOtelsecKernelRecordsFiltered) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, eventNameAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, OtelsecKernelRecordsFilteredMetricAttributeKeyEventName) {
+		dp.Attributes().PutStr("otelsec.event.name", eventNameAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricOtelsecKernelRecordsFiltered) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricOtelsecKernelRecordsFiltered) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricOtelsecKernelRecordsFiltered(cfg OtelsecKernelRecordsFilteredMetricConfig) metricOtelsecKernelRecordsFiltered {
+	m := metricOtelsecKernelRecordsFiltered{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -649,6 +745,7 @@ type MetricsBuilder struct {
 	resourceAttributeExcludeFilter     map[string]filter.Filter
 	metricOtelsecEvents                metricOtelsecEvents
 	metricOtelsecKernelRecords         metricOtelsecKernelRecords
+	metricOtelsecKernelRecordsFiltered metricOtelsecKernelRecordsFiltered
 	metricOtelsecKernelRecordsLost     metricOtelsecKernelRecordsLost
 	metricOtelsecProcessCacheEvictions metricOtelsecProcessCacheEvictions
 	metricOtelsecProcessCacheReaped    metricOtelsecProcessCacheReaped
@@ -682,6 +779,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		buildInfo:                          settings.BuildInfo,
 		metricOtelsecEvents:                newMetricOtelsecEvents(mbc.Metrics.OtelsecEvents),
 		metricOtelsecKernelRecords:         newMetricOtelsecKernelRecords(mbc.Metrics.OtelsecKernelRecords),
+		metricOtelsecKernelRecordsFiltered: newMetricOtelsecKernelRecordsFiltered(mbc.Metrics.OtelsecKernelRecordsFiltered),
 		metricOtelsecKernelRecordsLost:     newMetricOtelsecKernelRecordsLost(mbc.Metrics.OtelsecKernelRecordsLost),
 		metricOtelsecProcessCacheEvictions: newMetricOtelsecProcessCacheEvictions(mbc.Metrics.OtelsecProcessCacheEvictions),
 		metricOtelsecProcessCacheReaped:    newMetricOtelsecProcessCacheReaped(mbc.Metrics.OtelsecProcessCacheReaped),
@@ -780,6 +878,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	ils.Metrics().EnsureCapacity(mb.metricsCapacity)
 	mb.metricOtelsecEvents.emit(ils.Metrics())
 	mb.metricOtelsecKernelRecords.emit(ils.Metrics())
+	mb.metricOtelsecKernelRecordsFiltered.emit(ils.Metrics())
 	mb.metricOtelsecKernelRecordsLost.emit(ils.Metrics())
 	mb.metricOtelsecProcessCacheEvictions.emit(ils.Metrics())
 	mb.metricOtelsecProcessCacheReaped.emit(ils.Metrics())
@@ -825,6 +924,11 @@ func (mb *MetricsBuilder) RecordOtelsecEventsDataPoint(ts pcommon.Timestamp, val
 // RecordOtelsecKernelRecordsDataPoint adds a data point to otelsec.kernel.records metric.
 func (mb *MetricsBuilder) RecordOtelsecKernelRecordsDataPoint(ts pcommon.Timestamp, val int64, eventNameAttributeValue string) {
 	mb.metricOtelsecKernelRecords.recordDataPoint(mb.startTime, ts, val, eventNameAttributeValue)
+}
+
+// RecordOtelsecKernelRecordsFilteredDataPoint adds a data point to otelsec.kernel.records.filtered metric.
+func (mb *MetricsBuilder) RecordOtelsecKernelRecordsFilteredDataPoint(ts pcommon.Timestamp, val int64, eventNameAttributeValue string) {
+	mb.metricOtelsecKernelRecordsFiltered.recordDataPoint(mb.startTime, ts, val, eventNameAttributeValue)
 }
 
 // RecordOtelsecKernelRecordsLostDataPoint adds a data point to otelsec.kernel.records.lost metric.

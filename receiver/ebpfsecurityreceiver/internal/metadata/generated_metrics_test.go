@@ -69,6 +69,7 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap := make(map[string]string) // contains the aggregation strategies for each metric name
 			aggMap["otelsec.events"] = mb.metricOtelsecEvents.config.AggregationStrategy
 			aggMap["otelsec.kernel.records"] = mb.metricOtelsecKernelRecords.config.AggregationStrategy
+			aggMap["otelsec.kernel.records.filtered"] = mb.metricOtelsecKernelRecordsFiltered.config.AggregationStrategy
 			aggMap["otelsec.kernel.records.lost"] = mb.metricOtelsecKernelRecordsLost.config.AggregationStrategy
 			aggMap["otelsec.sensor.hooks"] = mb.metricOtelsecSensorHooks.config.AggregationStrategy
 
@@ -90,6 +91,12 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordOtelsecKernelRecordsDataPoint(ts, 1, "event_name-val")
 			if tt.name == "reaggregate_set" {
 				mb.RecordOtelsecKernelRecordsDataPoint(ts, 3, "event_name-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordOtelsecKernelRecordsFilteredDataPoint(ts, 1, "event_name-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordOtelsecKernelRecordsFilteredDataPoint(ts, 3, "event_name-val-2")
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -125,6 +132,7 @@ func TestMetricsBuilder(t *testing.T) {
 			if tt.name == "reaggregate_set" {
 				assert.Empty(t, mb.metricOtelsecEvents.aggDataPoints)
 				assert.Empty(t, mb.metricOtelsecKernelRecords.aggDataPoints)
+				assert.Empty(t, mb.metricOtelsecKernelRecordsFiltered.aggDataPoints)
 				assert.Empty(t, mb.metricOtelsecKernelRecordsLost.aggDataPoints)
 				assert.Empty(t, mb.metricOtelsecSensorHooks.aggDataPoints)
 			}
@@ -230,6 +238,50 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 						switch aggMap["otelsec.kernel.records"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("otelsec.event.name")
+						assert.False(t, ok)
+					}
+				case "otelsec.kernel.records.filtered":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["otelsec.kernel.records.filtered"], "Found a duplicate in the metrics slice: otelsec.kernel.records.filtered")
+						validatedMetrics["otelsec.kernel.records.filtered"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Events the in-kernel filters dropped on purpose (outside the watch set), by record kind.", mi.Description())
+						assert.Equal(t, "{record}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						eventNameAttrVal, ok := dp.Attributes().Get("otelsec.event.name")
+						assert.True(t, ok)
+						assert.Equal(t, "event_name-val", eventNameAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["otelsec.kernel.records.filtered"], "Found a duplicate in the metrics slice: otelsec.kernel.records.filtered")
+						validatedMetrics["otelsec.kernel.records.filtered"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Events the in-kernel filters dropped on purpose (outside the watch set), by record kind.", mi.Description())
+						assert.Equal(t, "{record}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["otelsec.kernel.records.filtered"] {
 						case "sum":
 							assert.Equal(t, int64(4), dp.IntValue())
 						case "avg":
