@@ -19,6 +19,9 @@ type Config struct {
 	// ProcPath is where the host's /proc is mounted (e.g. /host/proc in a container without
 	// hostPID).
 	ProcPath string `mapstructure:"proc_path"`
+	// MountTracefs mounts tracefs at /sys/kernel/tracing when no tracefs is mounted: classic
+	// tracepoints (the syscall tracepoints some sensors use on kernels without BPF LSM) need it.
+	MountTracefs bool `mapstructure:"mount_tracefs"`
 
 	Process      ProcessConfig      `mapstructure:"process"`
 	File         FileConfig         `mapstructure:"file"`

@@ -25,6 +25,7 @@ func TestLoadConfig(t *testing.T) {
 	custom := createDefaultConfig().(*Config)
 	custom.NodeName = "worker-1"
 	custom.ProcPath = "/host/proc"
+	custom.MountTracefs = false
 	custom.Process = ProcessConfig{Hook: "raw_tp", ArgsMaxBytes: 4096, AncestryDepth: 10}
 	custom.ProcessCache = ProcessCacheConfig{Size: 131072, ReapInterval: 5 * time.Minute}
 	custom.RingBuffer = RingBufferConfig{Size: 16 << 20, WakeupEvery: 128, FlushInterval: 500 * time.Millisecond}

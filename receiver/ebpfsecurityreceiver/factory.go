@@ -23,7 +23,8 @@ func NewFactory() receiver.Factory {
 
 func createDefaultConfig() component.Config {
 	return &Config{
-		ProcPath: "/proc",
+		ProcPath:     "/proc",
+		MountTracefs: true,
 		Process: ProcessConfig{
 			Hook:          "auto",
 			ArgsMaxBytes:  1024,

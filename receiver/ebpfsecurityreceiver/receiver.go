@@ -74,6 +74,14 @@ func (r *ebpfReceiver) start(_ context.Context, _ component.Host) (err error) {
 	if r.running {
 		return nil
 	}
+	if r.cfg.MountTracefs {
+		mounted, err := kernel.EnsureTracefs()
+		if err != nil {
+			r.logger.Warn("Could not mount tracefs: classic tracepoints are unavailable", zap.Error(err))
+		} else if mounted {
+			r.logger.Info("Mounted tracefs (it was not mounted)", zap.String("path", kernel.TracefsPath))
+		}
+	}
 	if r.features, err = kernel.Probe(); err != nil {
 		return fmt.Errorf("ebpfsecurity: %w", err)
 	}

@@ -295,15 +295,16 @@ func emptyIfNil(s []string) []string {
 	return s
 }
 
-// TestFloodCountsLosses fills a one-page ring buffer behind a slow consumer: the kernel counts
+// TestFloodCountsLosses fills a one-page ring buffer behind a blocked consumer: the kernel counts
 // every record it could not write, the metric reports exactly the kernel's count, every record
 // the kernel did write reaches the pipeline, and nothing is left in the kernel afterwards.
 func TestFloodCountsLosses(t *testing.T) {
 	requireRoot(t)
 	var delivered consumer.Logs
 	sink := new(logsCounter)
+	gate := make(chan struct{}) // the pipeline takes nothing until the flood is over
 	delivered, err := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
-		time.Sleep(20 * time.Millisecond)
+		<-gate
 		sink.add(ld)
 		return nil
 	})
@@ -320,6 +321,7 @@ func TestFloodCountsLosses(t *testing.T) {
 	for i := 0; i < n; i++ {
 		require.NoError(t, exec.Command("/bin/true").Run())
 	}
+	close(gate)
 	// Let the reader drain, then compare at a quiet moment.
 	var st sensor.Stats
 	require.Eventually(t, func() bool {
@@ -332,7 +334,7 @@ func TestFloodCountsLosses(t *testing.T) {
 	}, 20*time.Second, 20*time.Millisecond, "every record the kernel wrote reaches the pipeline")
 	t.Logf("kernel: sent %v lost %v", st.Sent[1:4], st.Lost[1:4])
 	lost := st.Lost[sensor.KindExec] + st.Lost[sensor.KindExit] + st.Lost[sensor.KindFork]
-	require.Positive(t, lost, "a one-page ring buffer behind a slow consumer loses records")
+	require.Positive(t, lost, "a one-page ring buffer behind a blocked consumer loses records")
 	require.GreaterOrEqual(t, st.Sent[sensor.KindExec]+st.Lost[sensor.KindExec], uint64(n), "each exec was written or counted lost")
 
 	// The metric reports the kernel counter.
