@@ -37,6 +37,9 @@ type Features struct {
 	// PrepareExec: the sched_prepare_exec tracepoint exists (Linux 6.10+); it fires before an
 	// exec commits its credentials.
 	PrepareExec bool
+	// SockSendLength: the sock:sock_send_length tracepoint exists (not in 6.1; in 6.12 and later); it fires after
+	// every socket send, in the sender's context (the network sensor's connected-UDP hook).
+	SockSendLength bool
 
 	LSM      LSMState
 	LSMError string // why LSM is not active
@@ -140,6 +143,7 @@ func Probe() (Features, error) {
 	if spec != nil {
 		var fn *btf.Typedef
 		f.PrepareExec = spec.TypeByName("btf_trace_sched_prepare_exec", &fn) == nil
+		f.SockSendLength = spec.TypeByName("btf_trace_sock_send_length", &fn) == nil
 	}
 	f.RawTracepoint = load(ebpf.RawTracepoint, ebpf.AttachNone, "", "raw_tp") == nil
 	f.Tracepoint, f.TracepointError = probeTracepoint(mounts, f.Release)
@@ -479,6 +483,7 @@ func (f Features) ZapFields() []zap.Field {
 		zap.Bool("tracepoint", f.Tracepoint),
 		zap.Bool("raw_tracepoint", f.RawTracepoint),
 		zap.Bool("prepare_exec", f.PrepareExec),
+		zap.Bool("sock_send_length", f.SockSendLength),
 		zap.Stringer("lsm", f.LSM),
 		zap.Bool("fentry", f.Fentry),
 		zap.Bool("kprobe", f.Kprobe),

@@ -60,6 +60,7 @@ func TestProbe(t *testing.T) {
 	require.True(t, f.RawTracepoint)
 	require.True(t, f.SendSignal)
 	require.True(t, f.CgroupSockAddr)
+	require.True(t, f.SockSendLength, "sock:sock_send_length is in 6.18")
 	require.Equal(t, "/sys/fs/cgroup/unified", f.Cgroup2Path)
 	require.False(t, f.Fentry)
 	require.Contains(t, f.FentryError, "operation not permitted")
@@ -300,7 +301,7 @@ func TestZapFields(t *testing.T) {
 		}
 		return k
 	}
-	base := []string{"kernel", "btf", "ringbuf", "tp_btf", "tracepoint", "raw_tracepoint", "prepare_exec", "lsm",
+	base := []string{"kernel", "btf", "ringbuf", "tp_btf", "tracepoint", "raw_tracepoint", "prepare_exec", "sock_send_length", "lsm",
 		"fentry", "kprobe", "kprobe_multi", "send_signal", "cgroup2", "cgroup_sock_addr", "bpf_stats"}
 	require.Equal(t, base, keys(Features{}.ZapFields()))
 	require.Equal(t, append(base, "lsm_error"), keys(Features{LSMError: "x"}.ZapFields()))

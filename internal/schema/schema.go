@@ -54,6 +54,34 @@ func (a Attribute) SemConv() bool { return !strings.HasPrefix(a.Name, Namespace+
 // Namespace is otelsec's own attribute namespace.
 const Namespace = "otelsec"
 
+// shared holds attributes that more than one family's events carry (error.type). A family
+// appends its use in its own init; this file's init, which runs after the families' (a
+// package's files initialize in file name order, and schema.go sorts after them), merges each
+// into the entry another family already described, or adds it when none did: the order in
+// which families are added does not matter.
+var shared []Attribute
+
+func init() {
+	for _, s := range shared {
+		i := slices.IndexFunc(All, func(a Attribute) bool { return a.Name == s.Name })
+		if i < 0 {
+			All = append(All, s)
+			continue
+		}
+		a := &All[i]
+		if a.Type != s.Type {
+			panic("schema: " + s.Name + " described with two types")
+		}
+		on := strings.Join(s.Events, ", ")
+		a.Events = append(slices.Clone(a.Events), s.Events...)
+		a.Presence += "; " + on + ": " + s.Presence
+		a.Source += "; " + on + ": " + s.Source
+		if s.Description != "" {
+			a.Description += " " + on + ": " + s.Description
+		}
+	}
+}
+
 // Lookup returns the attribute called name.
 func Lookup(name string) (Attribute, bool) {
 	i := slices.IndexFunc(All, func(a Attribute) bool { return a.Name == name })

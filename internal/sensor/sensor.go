@@ -31,6 +31,10 @@ const (
 	HookLSM Hook = "lsm"
 	// HookCgroup is a cgroup program attached to the cgroup v2 root.
 	HookCgroup Hook = "cgroup"
+	// HookFentry and HookFexit are BPF trampolines on a kernel function's entry and return
+	// (Linux 5.5+, where the kernel allows them).
+	HookFentry Hook = "fentry"
+	HookFexit  Hook = "fexit"
 )
 
 // Options are the load-time settings of the sensors.
@@ -69,6 +73,10 @@ type Capabilities struct {
 	Cgroup2Path string
 	// CgroupSockAddr: cgroup sock_addr programs (connect4/6, sendmsg4/6, bind4/6) load.
 	CgroupSockAddr bool
+	// Fentry: fentry/fexit programs load.
+	Fentry bool
+	// SockSendLength: the sock:sock_send_length tracepoint exists (not in 6.1; in 6.12 and later).
+	SockSendLength bool
 }
 
 // CapabilitiesOf says what the loader can use of what the kernel probe found.
@@ -81,6 +89,8 @@ func CapabilitiesOf(f kernel.Features) Capabilities {
 		LSM:                f.LSM == kernel.LSMActive,
 		Cgroup2Path:        f.Cgroup2Path,
 		CgroupSockAddr:     f.CgroupSockAddr,
+		Fentry:             f.Fentry,
+		SockSendLength:     f.SockSendLength,
 	}
 }
 

@@ -27,6 +27,10 @@ func TestLoadConfig(t *testing.T) {
 	custom.ProcPath = "/host/proc"
 	custom.MountTracefs = false
 	custom.Process = ProcessConfig{Hook: "raw_tp", ArgsMaxBytes: 4096, AncestryDepth: 10}
+	custom.Privilege = PrivilegeConfig{Enabled: true, Events: []string{"process.privilege_change", "filesystem.mount"}, CredentialsHook: "tracepoint"}
+	custom.Network = NetworkConfig{Enabled: true, Events: []string{"connect", "close"},
+		IncludeCIDRs: []string{"10.0.0.0/8", "fd00::/8", "192.168.1.7"}, ExcludeCIDRs: []string{"10.1.0.0/16"},
+		IncludePorts: []int{443, 53}, ExcludePorts: []int{22}, Loopback: false, MaxSockets: 4096}
 	custom.ProcessCache = ProcessCacheConfig{Size: 131072, ReapInterval: 5 * time.Minute}
 	custom.RingBuffer = RingBufferConfig{Size: 16 << 20, WakeupEvery: 128, FlushInterval: 500 * time.Millisecond}
 	custom.MaxBatchSize = 512

@@ -48,6 +48,8 @@ type ebpfReceiver struct {
 	emitted eventCounts // log records by event name
 	invalid atomic.Uint64
 	reaped  atomic.Uint64
+
+	netOwners networkOwners // the reader's: images of open connections (network.go)
 }
 
 type nodeInfo struct {
@@ -112,6 +114,9 @@ func (r *ebpfReceiver) start(_ context.Context, _ component.Host) (err error) {
 	}()
 	r.logger.Info("Kernel probed, sensors attached",
 		append(r.features.ZapFields(), zap.Strings("hooks", r.hookNames()))...)
+	for _, f := range r.sensors.NetworkFallbacks() {
+		r.logger.Warn("The kernel refused a preferred network hook; the sensor uses a fallback", zap.String("reason", f))
+	}
 
 	if r.reader, err = ringbuf.NewReader(r.sensors.Events()); err != nil {
 		return fmt.Errorf("ebpfsecurity: open ring buffer: %w", err)
