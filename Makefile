@@ -87,12 +87,25 @@ run: ## Build, then run _build/otelsec with distribution/config.yaml (needs root
 	$(DIST) --config $(CONFIG)
 
 .PHONY: test
+# The Grafana dashboards' test (distribution/grafana) runs the built collector and a real
+# Prometheus: both are made ready before the Go tests, and the test fails rather than skips.
+test: export OTELSEC_REQUIRE_PROMETHEUS = 1
+# The Kubernetes tests (internal/k8s, processor/k8senrichprocessor, distribution/kubernetes)
+# run a real kube-apiserver and etcd: scripts/kube-test-env.sh installs them once (cached under
+# ~/.cache/otelsec), and the tests fail rather than skip without them. The built collector
+# validates the Kubernetes configurations (OTELSEC_BIN).
+test: export OTELSEC_REQUIRE_KUBE = 1
+test: export OTELSEC_BIN = $(DIST)
 test: ## Run every test as root: Go tests (BPF programs load for real), go vet, then the built collector's smoke test
 	$(require_root)
 	$(GO) mod download
+	scripts/prometheus-test-env.sh >/dev/null
+	scripts/kube-test-env.sh >/dev/null
+	$(GO) build -modfile=tools/go.mod -o /dev/null helm.sh/helm/v3/cmd/helm  # the chart tests run it
+	scripts/install-victorialogs.sh
+	$(MAKE) --no-print-directory build
 	$(GO) test -count=1 -p 1 ./...
 	$(GO) vet ./...
-	$(MAKE) --no-print-directory build
 	scripts/smoke.sh
 
 .PHONY: vmtest
@@ -102,6 +115,7 @@ vmtest: ## Run the BPF tests on Debian 6.1, 6.12 and 7.x kernels under qemu (as 
 .PHONY: bench
 bench: ## Run the Go benchmarks, then scripts/bench.sh when it exists (needs root)
 	$(require_root)
+	scripts/kube-test-env.sh >/dev/null
 	$(GO) test -run '^$$' -bench . -benchmem -p 1 ./...
 	@if [ -f scripts/bench.sh ]; then bash scripts/bench.sh; fi
 
