@@ -95,7 +95,7 @@ test: export OTELSEC_REQUIRE_PROMETHEUS = 1
 # ~/.cache/otelsec), and the tests fail rather than skip without them. The built collector
 # validates the Kubernetes configurations (OTELSEC_BIN).
 test: export OTELSEC_REQUIRE_KUBE = 1
-test: export OTELSEC_BIN = $(DIST)
+test: export OTELSEC_BIN = $(CURDIR)/$(DIST)
 test: ## Run every test as root: Go tests (BPF programs load for real), go vet, then the built collector's smoke test
 	$(require_root)
 	$(GO) mod download
