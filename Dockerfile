@@ -19,9 +19,14 @@ COPY . .
 # `make build` = ocb generate, `go mod tidy -e` (see the Makefile), ocb compile. CGO off: a
 # static binary that runs on an empty base image.
 RUN CGO_ENABLED=0 make build && ./_build/otelsec --version
-RUN mkdir -p /out/etc/otelsec/policies && \
+# /etc/otelsec/policies is where active policies go (empty: nothing is enforced until you
+# choose); the policy library (policies/) ships read-only in /usr/share/otelsec/policies, to
+# copy from or to list in the runtimepolicy extension's paths. Validate it here too.
+RUN go run ./cmd/otelsec policy validate -q policies/ && \
+	mkdir -p /out/etc/otelsec/policies /out/usr/share/otelsec/policies && \
 	cp _build/otelsec /out/otelsec && \
-	cp distribution/config.yaml /out/etc/otelsec/config.yaml
+	cp distribution/config.yaml /out/etc/otelsec/config.yaml && \
+	cp policies/*.yaml policies/README.md /out/usr/share/otelsec/policies/
 
 FROM scratch
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt

@@ -33,6 +33,7 @@ import (
 
 	"github.com/otelsec/otelsec/internal/k8s"
 	"github.com/otelsec/otelsec/internal/k8s/k8stest"
+	"github.com/otelsec/otelsec/internal/policy"
 	"github.com/otelsec/otelsec/processor/k8senrichprocessor"
 	"github.com/otelsec/otelsec/receiver/ebpfsecurityreceiver"
 )
@@ -149,8 +150,8 @@ func checkAgent(t *testing.T, objs []client.Object, a agent) {
 		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: read},
 		{APIGroups: []string{"apps"}, Resources: []string{"replicasets"}, Verbs: read},
 		{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: read},
-		{APIGroups: []string{"otelsec.io"}, Resources: []string{"runtimepolicies"}, Verbs: read},
-	}, role.Rules, "least rights: read pods, replicasets, jobs and the (future) policies")
+		{APIGroups: []string{"otelsec.io"}, Resources: []string{"runtimepolicies", "runtimepolicynamespaceds"}, Verbs: read},
+	}, role.Rules, "least rights: read pods, replicasets, jobs and the policies")
 	binding := find[*rbacv1.ClusterRoleBinding](t, objs, a.name)
 	assert.Equal(t, rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: a.name}, binding.RoleRef)
 	assert.Equal(t, []rbacv1.Subject{{Kind: "ServiceAccount", Name: a.serviceAccount, Namespace: a.namespace}}, binding.Subjects)
@@ -328,7 +329,12 @@ func TestChartFullValues(t *testing.T) {
 	assert.Equal(t, "10%", ds.Spec.UpdateStrategy.RollingUpdate.MaxUnavailable.String())
 	assert.Equal(t, "security-agent", find[*corev1.ServiceAccount](t, objs, "otelsec-agent").Annotations["example.com/role"])
 	policies := find[*corev1.ConfigMap](t, objs, "otelsec-policies")
-	assert.Equal(t, "# placeholder until the policy engine is released\nname: deny-shells\n", policies.Data["deny-shells.yaml"])
+	docs, errs := policy.Parse("deny-shells.yaml", []byte(policies.Data["deny-shells.yaml"]))
+	require.Empty(t, errs)
+	set, err := policy.Compile(docs)
+	require.NoError(t, err)
+	require.Len(t, set.Rules, 1)
+	assert.Equal(t, "deny-shells/shells-in-containers", set.Rules[0].SecurityRuleName())
 
 	conf := collectorConfig(t, find[*corev1.ConfigMap](t, objs, "otelsec"))
 	assert.Equal(t, "prod-eu-1", conf.Get("processors::k8senrich::cluster_name"))
@@ -388,7 +394,8 @@ func TestAPIServerAcceptsThem(t *testing.T) {
 		allowed               bool
 	}{
 		{"list", "", "pods", true}, {"watch", "", "pods", true}, {"get", "apps", "replicasets", true}, {"get", "batch", "jobs", true},
-		{"list", "otelsec.io", "runtimepolicies", true},
+		{"list", "otelsec.io", "runtimepolicies", true}, {"watch", "otelsec.io", "runtimepolicynamespaceds", true},
+		{"create", "otelsec.io", "runtimepolicies", false}, {"update", "otelsec.io", "runtimepolicynamespaceds", false},
 		{"get", "", "secrets", false}, {"update", "", "pods", false}, {"delete", "", "pods", false}, {"list", "apps", "deployments", false},
 		{"create", "", "pods/exec", false},
 	} {
