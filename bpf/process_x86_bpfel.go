@@ -34,6 +34,7 @@ const (
 	ProcessEventKindEVENT_NETWORK   ProcessEventKind = 5
 	ProcessEventKindEVENT_PRIVILEGE ProcessEventKind = 6
 	ProcessEventKindEVENT_SECURITY  ProcessEventKind = 7
+	ProcessEventKindEVENT_POLICY    ProcessEventKind = 8
 	ProcessEventKindEVENT_KIND_MAX  ProcessEventKind = 16
 )
 

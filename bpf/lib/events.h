@@ -11,6 +11,7 @@ enum event_kind {
 	EVENT_NETWORK = 5,   /* network.* (network.bpf.c) */
 	EVENT_PRIVILEGE = 6, /* process.privilege_change (privilege.bpf.c) */
 	EVENT_SECURITY = 7,  /* namespace change, ptrace, module and bpf load, mount (privilege.bpf.c) */
+	EVENT_POLICY = 8,    /* policy.decision (policy.bpf.c) */
 	EVENT_KIND_MAX = 16,
 };
 
