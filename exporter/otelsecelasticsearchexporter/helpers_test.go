@@ -19,7 +19,6 @@ import (
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -73,22 +72,7 @@ func newHarness(t *testing.T, endpoint string, mutate func(*Config)) *harness {
 
 // metric sums the data points of a counter whose attributes include attrs.
 func (h *harness) metric(name string, attrs ...attribute.KeyValue) int64 {
-	m, err := h.tel.GetMetric(name)
-	if err != nil {
-		return 0
-	}
-	var n int64
-	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-		ok := true
-		for _, a := range attrs {
-			v, has := dp.Attributes.Value(a.Key)
-			ok = ok && has && v == a.Value
-		}
-		if ok {
-			n += dp.Value
-		}
-	}
-	return n
+	return testserver.CounterSum(h.tel, name, attrs...)
 }
 
 // sensorEvents runs `/usr/bin/printf %s <prefix>-<i>` n times under the real receiver and
