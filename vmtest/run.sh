@@ -11,7 +11,7 @@
 #
 # Environment:
 #   VMTEST_KERNELS   kernels to run, by name (default: "6.1 6.12 7")
-#   VMTEST_PKGS      packages to test (default: "./internal/sensor ./internal/kernel")
+#   VMTEST_PKGS      packages to test (default: "./internal/sensor ./internal/kernel ./internal/enforce")
 #   VMTEST_RUN       -test.run regexp (default: all tests)
 #   VMTEST_SKIP      -test.skip regexp (default: none)
 #   VMTEST_CACHE     kernel cache directory
@@ -28,7 +28,7 @@ KERNEL_TABLE="
 7     linux-image-cloud-amd64       trixie-backports   7.
 "
 kernels=${VMTEST_KERNELS:-6.1 6.12 7}
-pkgs=${VMTEST_PKGS:-./internal/sensor ./internal/kernel}
+pkgs=${VMTEST_PKGS:-./internal/sensor ./internal/kernel ./internal/enforce}
 if [ -n "${VMTEST_CACHE:-}" ]; then cache=$VMTEST_CACHE
 elif [ -n "${XDG_CACHE_HOME:-}${HOME:-}" ]; then cache=${XDG_CACHE_HOME:-$HOME/.cache}/otelsec/vmtest
 else cache=/var/cache/otelsec-vmtest; fi

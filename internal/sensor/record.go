@@ -51,6 +51,8 @@ func (k Kind) String() string {
 		return "privilege"
 	case KindSecurity:
 		return "security"
+	case KindPolicy:
+		return "policy"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }

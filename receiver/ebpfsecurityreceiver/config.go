@@ -27,6 +27,7 @@ type Config struct {
 	File         FileConfig         `mapstructure:"file"`
 	Network      NetworkConfig      `mapstructure:"network"`
 	Privilege    PrivilegeConfig    `mapstructure:"privilege"`
+	Policy       PolicyConfig       `mapstructure:"policy"`
 	ProcessCache ProcessCacheConfig `mapstructure:"process_cache"`
 	RingBuffer   RingBufferConfig   `mapstructure:"ring_buffer"`
 
@@ -94,6 +95,7 @@ func (c *Config) Validate() error {
 	c.File.validate(bad)
 	c.Network.validate(bad)
 	c.Privilege.validate(bad)
+	c.Policy.validate(bad)
 	if c.ProcessCache.Size < 64 {
 		bad("process_cache::size", "must be at least 64; got %d", c.ProcessCache.Size)
 	}

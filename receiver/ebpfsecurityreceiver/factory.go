@@ -33,6 +33,7 @@ func createDefaultConfig() component.Config {
 		File:                 defaultFileConfig(),
 		Network:              defaultNetworkConfig(),
 		Privilege:            defaultPrivilegeConfig(),
+		Policy:               defaultPolicyConfig(),
 		ProcessCache:         ProcessCacheConfig{Size: 65536, ReapInterval: time.Minute},
 		RingBuffer:           RingBufferConfig{Size: 8 << 20, WakeupEvery: 64, FlushInterval: 200 * time.Millisecond},
 		MaxBatchSize:         1024,

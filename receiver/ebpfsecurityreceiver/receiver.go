@@ -17,6 +17,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelsec/otelsec/internal/container"
+	"github.com/otelsec/otelsec/internal/enforce"
+	"github.com/otelsec/otelsec/internal/k8s"
 	"github.com/otelsec/otelsec/internal/kernel"
 	"github.com/otelsec/otelsec/internal/procfs"
 	"github.com/otelsec/otelsec/internal/proctree"
@@ -50,6 +52,10 @@ type ebpfReceiver struct {
 	reaped  atomic.Uint64
 
 	netOwners networkOwners // the reader's: images of open connections (network.go)
+
+	enforcer    *enforce.Enforcer // policy enforcement (policy.go); nil without policy::extension
+	unsubscribe func()
+	pods        *k8s.Handle // the pod cache of policy workload selectors; nil without a cluster
 }
 
 type nodeInfo struct {
@@ -70,7 +76,7 @@ func newReceiver(cfg *Config, set receiver.Settings) (*ebpfReceiver, error) {
 	return &ebpfReceiver{cfg: cfg, set: set, logger: set.Logger, obs: obs}, nil
 }
 
-func (r *ebpfReceiver) start(_ context.Context, _ component.Host) (err error) {
+func (r *ebpfReceiver) start(_ context.Context, host component.Host) (err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.running {
@@ -117,6 +123,16 @@ func (r *ebpfReceiver) start(_ context.Context, _ component.Host) (err error) {
 	for _, f := range r.sensors.NetworkFallbacks() {
 		r.logger.Warn("The kernel refused a preferred network hook; the sensor uses a fallback", zap.String("reason", f))
 	}
+
+	if err := r.startPolicy(host); err != nil {
+		return fmt.Errorf("ebpfsecurity: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = r.stopPolicy()
+			_ = r.closePolicy()
+		}
+	}()
 
 	if r.reader, err = ringbuf.NewReader(r.sensors.Events()); err != nil {
 		return fmt.Errorf("ebpfsecurity: open ring buffer: %w", err)
@@ -168,6 +184,7 @@ func (r *ebpfReceiver) shutdown(ctx context.Context) error {
 		return nil
 	}
 	r.running = false
+	errPolicy := r.stopPolicy()
 	errDetach := r.sensors.Detach()
 	_ = r.reader.Flush()
 	select {
@@ -182,7 +199,7 @@ func (r *ebpfReceiver) shutdown(ctx context.Context) error {
 		r.metricsWG.Wait()
 	}
 	r.cancel()
-	return errors.Join(errDetach, r.reader.Close(), r.sensors.Close())
+	return errors.Join(errPolicy, errDetach, r.reader.Close(), r.closePolicy(), r.sensors.Close())
 }
 
 func readNode(cfg *Config) (nodeInfo, error) {

@@ -101,6 +101,8 @@ func (r *ebpfReceiver) handle1(raw []byte, b *batch, m *mapper, exec *sensor.Exe
 			err = r.handleNetwork(raw, b, m)
 		case sensor.KindPrivilege, sensor.KindSecurity:
 			err = r.handlePrivilege(raw, b, m)
+		case sensor.KindPolicy:
+			err = r.handlePolicy(raw, b, m)
 		default:
 			err = errUnknownKind
 		}
@@ -185,6 +187,9 @@ func (r *ebpfReceiver) kinds() []sensor.Kind {
 	if r.cfg.Privilege.Enabled {
 		kinds = append(kinds, sensor.KindPrivilege, sensor.KindSecurity)
 	}
+	if r.cfg.Policy.Extension != nil {
+		kinds = append(kinds, sensor.KindPolicy)
+	}
 	return kinds
 }
 
@@ -226,6 +231,7 @@ func (r *ebpfReceiver) emitMetrics(ctx context.Context, mb *metadata.MetricsBuil
 	for _, a := range r.sensors.Attachments() {
 		mb.RecordOtelsecSensorHooksDataPoint(now, 1, a.Event, a.String())
 	}
+	r.emitPolicyMetrics(mb, now)
 	rb := mb.NewResourceBuilder()
 	rb.SetHostName(r.node.name)
 	if r.node.machineID != "" {

@@ -201,6 +201,123 @@ func (ms *OtelsecKernelRecordsLostMetricConfig) Validate() error {
 	return nil
 }
 
+// OtelsecPolicyDecisionsRateLimitedMetricConfig provides config for the otelsec.policy.decisions.rate_limited metric.
+type OtelsecPolicyDecisionsRateLimitedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *OtelsecPolicyDecisionsRateLimitedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// OtelsecPolicyRulesMetricAttributeKey specifies the key of an attribute for the otelsec.policy.rules metric.
+type OtelsecPolicyRulesMetricAttributeKey string
+
+const (
+	OtelsecPolicyRulesMetricAttributeKeyRule    OtelsecPolicyRulesMetricAttributeKey = "security_rule.name"
+	OtelsecPolicyRulesMetricAttributeKeyBackend OtelsecPolicyRulesMetricAttributeKey = "otelsec.policy.backend"
+)
+
+// OtelsecPolicyRulesMetricConfig provides config for the otelsec.policy.rules metric.
+type OtelsecPolicyRulesMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                 `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []OtelsecPolicyRulesMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *OtelsecPolicyRulesMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *OtelsecPolicyRulesMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case OtelsecPolicyRulesMetricAttributeKeyRule, OtelsecPolicyRulesMetricAttributeKeyBackend:
+		default:
+			return fmt.Errorf("metric otelsec.policy.rules doesn't have an attribute %v, valid attributes: [security_rule.name, otelsec.policy.backend]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// OtelsecPolicySetsMetricAttributeKey specifies the key of an attribute for the otelsec.policy.sets metric.
+type OtelsecPolicySetsMetricAttributeKey string
+
+const (
+	OtelsecPolicySetsMetricAttributeKeySetOutcome OtelsecPolicySetsMetricAttributeKey = "otelsec.policy.set.outcome"
+)
+
+// OtelsecPolicySetsMetricConfig provides config for the otelsec.policy.sets metric.
+type OtelsecPolicySetsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []OtelsecPolicySetsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *OtelsecPolicySetsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *OtelsecPolicySetsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case OtelsecPolicySetsMetricAttributeKeySetOutcome:
+		default:
+			return fmt.Errorf("metric otelsec.policy.sets doesn't have an attribute %v, valid attributes: [otelsec.policy.set.outcome]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // OtelsecProcessCacheEvictionsMetricConfig provides config for the otelsec.process_cache.evictions metric.
 type OtelsecProcessCacheEvictionsMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
@@ -332,15 +449,18 @@ func (ms *OtelsecSensorHooksMetricConfig) Validate() error {
 
 // MetricsConfig provides config for ebpfsecurity metrics.
 type MetricsConfig struct {
-	OtelsecEvents                OtelsecEventsMetricConfig                `mapstructure:"otelsec.events"`
-	OtelsecKernelRecords         OtelsecKernelRecordsMetricConfig         `mapstructure:"otelsec.kernel.records"`
-	OtelsecKernelRecordsFiltered OtelsecKernelRecordsFilteredMetricConfig `mapstructure:"otelsec.kernel.records.filtered"`
-	OtelsecKernelRecordsLost     OtelsecKernelRecordsLostMetricConfig     `mapstructure:"otelsec.kernel.records.lost"`
-	OtelsecProcessCacheEvictions OtelsecProcessCacheEvictionsMetricConfig `mapstructure:"otelsec.process_cache.evictions"`
-	OtelsecProcessCacheReaped    OtelsecProcessCacheReapedMetricConfig    `mapstructure:"otelsec.process_cache.reaped"`
-	OtelsecProcessCacheSize      OtelsecProcessCacheSizeMetricConfig      `mapstructure:"otelsec.process_cache.size"`
-	OtelsecRecordsInvalid        OtelsecRecordsInvalidMetricConfig        `mapstructure:"otelsec.records.invalid"`
-	OtelsecSensorHooks           OtelsecSensorHooksMetricConfig           `mapstructure:"otelsec.sensor.hooks"`
+	OtelsecEvents                     OtelsecEventsMetricConfig                     `mapstructure:"otelsec.events"`
+	OtelsecKernelRecords              OtelsecKernelRecordsMetricConfig              `mapstructure:"otelsec.kernel.records"`
+	OtelsecKernelRecordsFiltered      OtelsecKernelRecordsFilteredMetricConfig      `mapstructure:"otelsec.kernel.records.filtered"`
+	OtelsecKernelRecordsLost          OtelsecKernelRecordsLostMetricConfig          `mapstructure:"otelsec.kernel.records.lost"`
+	OtelsecPolicyDecisionsRateLimited OtelsecPolicyDecisionsRateLimitedMetricConfig `mapstructure:"otelsec.policy.decisions.rate_limited"`
+	OtelsecPolicyRules                OtelsecPolicyRulesMetricConfig                `mapstructure:"otelsec.policy.rules"`
+	OtelsecPolicySets                 OtelsecPolicySetsMetricConfig                 `mapstructure:"otelsec.policy.sets"`
+	OtelsecProcessCacheEvictions      OtelsecProcessCacheEvictionsMetricConfig      `mapstructure:"otelsec.process_cache.evictions"`
+	OtelsecProcessCacheReaped         OtelsecProcessCacheReapedMetricConfig         `mapstructure:"otelsec.process_cache.reaped"`
+	OtelsecProcessCacheSize           OtelsecProcessCacheSizeMetricConfig           `mapstructure:"otelsec.process_cache.size"`
+	OtelsecRecordsInvalid             OtelsecRecordsInvalidMetricConfig             `mapstructure:"otelsec.records.invalid"`
+	OtelsecSensorHooks                OtelsecSensorHooksMetricConfig                `mapstructure:"otelsec.sensor.hooks"`
 }
 
 func DefaultMetricsConfig() MetricsConfig {
@@ -364,6 +484,19 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []OtelsecKernelRecordsLostMetricAttributeKey{OtelsecKernelRecordsLostMetricAttributeKeyEventName},
+		},
+		OtelsecPolicyDecisionsRateLimited: OtelsecPolicyDecisionsRateLimitedMetricConfig{
+			Enabled: true,
+		},
+		OtelsecPolicyRules: OtelsecPolicyRulesMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []OtelsecPolicyRulesMetricAttributeKey{OtelsecPolicyRulesMetricAttributeKeyRule, OtelsecPolicyRulesMetricAttributeKeyBackend},
+		},
+		OtelsecPolicySets: OtelsecPolicySetsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []OtelsecPolicySetsMetricAttributeKey{OtelsecPolicySetsMetricAttributeKeySetOutcome},
 		},
 		OtelsecProcessCacheEvictions: OtelsecProcessCacheEvictionsMetricConfig{
 			Enabled: true,

@@ -46,6 +46,19 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []OtelsecKernelRecordsLostMetricAttributeKey{OtelsecKernelRecordsLostMetricAttributeKeyEventName},
 					},
+					OtelsecPolicyDecisionsRateLimited: OtelsecPolicyDecisionsRateLimitedMetricConfig{
+						Enabled: true,
+					},
+					OtelsecPolicyRules: OtelsecPolicyRulesMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []OtelsecPolicyRulesMetricAttributeKey{OtelsecPolicyRulesMetricAttributeKeyRule, OtelsecPolicyRulesMetricAttributeKeyBackend},
+					},
+					OtelsecPolicySets: OtelsecPolicySetsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []OtelsecPolicySetsMetricAttributeKey{OtelsecPolicySetsMetricAttributeKeySetOutcome},
+					},
 					OtelsecProcessCacheEvictions: OtelsecProcessCacheEvictionsMetricConfig{
 						Enabled: true,
 					},
@@ -95,6 +108,19 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []OtelsecKernelRecordsLostMetricAttributeKey{OtelsecKernelRecordsLostMetricAttributeKeyEventName},
 					},
+					OtelsecPolicyDecisionsRateLimited: OtelsecPolicyDecisionsRateLimitedMetricConfig{
+						Enabled: false,
+					},
+					OtelsecPolicyRules: OtelsecPolicyRulesMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []OtelsecPolicyRulesMetricAttributeKey{OtelsecPolicyRulesMetricAttributeKeyRule, OtelsecPolicyRulesMetricAttributeKeyBackend},
+					},
+					OtelsecPolicySets: OtelsecPolicySetsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []OtelsecPolicySetsMetricAttributeKey{OtelsecPolicySetsMetricAttributeKeySetOutcome},
+					},
 					OtelsecProcessCacheEvictions: OtelsecProcessCacheEvictionsMetricConfig{
 						Enabled: false,
 					},
@@ -124,7 +150,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(OtelsecEventsMetricConfig{}, OtelsecKernelRecordsMetricConfig{}, OtelsecKernelRecordsFilteredMetricConfig{}, OtelsecKernelRecordsLostMetricConfig{}, OtelsecProcessCacheEvictionsMetricConfig{}, OtelsecProcessCacheReapedMetricConfig{}, OtelsecProcessCacheSizeMetricConfig{}, OtelsecRecordsInvalidMetricConfig{}, OtelsecSensorHooksMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(OtelsecEventsMetricConfig{}, OtelsecKernelRecordsMetricConfig{}, OtelsecKernelRecordsFilteredMetricConfig{}, OtelsecKernelRecordsLostMetricConfig{}, OtelsecPolicyDecisionsRateLimitedMetricConfig{}, OtelsecPolicyRulesMetricConfig{}, OtelsecPolicySetsMetricConfig{}, OtelsecProcessCacheEvictionsMetricConfig{}, OtelsecProcessCacheReapedMetricConfig{}, OtelsecProcessCacheSizeMetricConfig{}, OtelsecRecordsInvalidMetricConfig{}, OtelsecSensorHooksMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -173,6 +199,30 @@ func TestOtelsecKernelRecordsLostMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric otelsec.kernel.records.lost doesn't have an attribute invalid, valid attributes: [otelsec.event.name]")
 
 	cfg = DefaultMetricsConfig().OtelsecKernelRecordsLost
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestOtelsecPolicyRulesMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().OtelsecPolicyRules
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []OtelsecPolicyRulesMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric otelsec.policy.rules doesn't have an attribute invalid, valid attributes: [security_rule.name, otelsec.policy.backend]")
+
+	cfg = DefaultMetricsConfig().OtelsecPolicyRules
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestOtelsecPolicySetsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().OtelsecPolicySets
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []OtelsecPolicySetsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric otelsec.policy.sets doesn't have an attribute invalid, valid attributes: [otelsec.policy.set.outcome]")
+
+	cfg = DefaultMetricsConfig().OtelsecPolicySets
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

@@ -19,6 +19,32 @@ const (
 	AggregationStrategyMax = "max"
 )
 
+// AttributeSetOutcome specifies the value set_outcome attribute.
+type AttributeSetOutcome int
+
+const (
+	_ AttributeSetOutcome = iota
+	AttributeSetOutcomeApplied
+	AttributeSetOutcomeRefused
+)
+
+// String returns the string representation of the AttributeSetOutcome.
+func (av AttributeSetOutcome) String() string {
+	switch av {
+	case AttributeSetOutcomeApplied:
+		return "applied"
+	case AttributeSetOutcomeRefused:
+		return "refused"
+	}
+	return ""
+}
+
+// MapAttributeSetOutcome is a helper map of string to AttributeSetOutcome attribute value.
+var MapAttributeSetOutcome = map[string]AttributeSetOutcome{
+	"applied": AttributeSetOutcomeApplied,
+	"refused": AttributeSetOutcomeRefused,
+}
+
 var MetricsInfo = metricsInfo{
 	OtelsecEvents: metricInfo{
 		Name:       "otelsec.events",
@@ -35,6 +61,17 @@ var MetricsInfo = metricsInfo{
 	OtelsecKernelRecordsLost: metricInfo{
 		Name:       "otelsec.kernel.records.lost",
 		Attributes: []string{"event_name"},
+	},
+	OtelsecPolicyDecisionsRateLimited: metricInfo{
+		Name: "otelsec.policy.decisions.rate_limited",
+	},
+	OtelsecPolicyRules: metricInfo{
+		Name:       "otelsec.policy.rules",
+		Attributes: []string{"rule", "backend"},
+	},
+	OtelsecPolicySets: metricInfo{
+		Name:       "otelsec.policy.sets",
+		Attributes: []string{"set_outcome"},
 	},
 	OtelsecProcessCacheEvictions: metricInfo{
 		Name: "otelsec.process_cache.evictions",
@@ -55,15 +92,18 @@ var MetricsInfo = metricsInfo{
 }
 
 type metricsInfo struct {
-	OtelsecEvents                metricInfo
-	OtelsecKernelRecords         metricInfo
-	OtelsecKernelRecordsFiltered metricInfo
-	OtelsecKernelRecordsLost     metricInfo
-	OtelsecProcessCacheEvictions metricInfo
-	OtelsecProcessCacheReaped    metricInfo
-	OtelsecProcessCacheSize      metricInfo
-	OtelsecRecordsInvalid        metricInfo
-	OtelsecSensorHooks           metricInfo
+	OtelsecEvents                     metricInfo
+	OtelsecKernelRecords              metricInfo
+	OtelsecKernelRecordsFiltered      metricInfo
+	OtelsecKernelRecordsLost          metricInfo
+	OtelsecPolicyDecisionsRateLimited metricInfo
+	OtelsecPolicyRules                metricInfo
+	OtelsecPolicySets                 metricInfo
+	OtelsecProcessCacheEvictions      metricInfo
+	OtelsecProcessCacheReaped         metricInfo
+	OtelsecProcessCacheSize           metricInfo
+	OtelsecRecordsInvalid             metricInfo
+	OtelsecSensorHooks                metricInfo
 }
 
 type metricInfo struct {
@@ -435,6 +475,241 @@ func newMetricOtelsecKernelRecordsLost(cfg OtelsecKernelRecordsLostMetricConfig)
 	return m
 }
 
+type metricOtelsecPolicyDecisionsRateLimited struct {
+	data     pmetric.Metric                                // data buffer for generated metric.
+	config   OtelsecPolicyDecisionsRateLimitedMetricConfig // metric config provided by user.
+	capacity int                                           // max observed number of data points added to the metric.
+}
+
+// init fills otelsec.policy.decisions.rate_limited metric with initial data.
+func (m *metricOtelsecPolicyDecisionsRateLimited) init() {
+	m.data.SetName("otelsec.policy.decisions.rate_limited")
+	m.data.SetDescription("Decision records the rules' rate limits suppressed (the decisions were still carried out).")
+	m.data.SetUnit("{decision}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricOtelsecPolicyDecisionsRateLimited) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricOtelsecPolicyDecisionsRateLimited) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricOtelsecPolicyDecisionsRateLimited) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricOtelsecPolicyDecisionsRateLimited(cfg OtelsecPolicyDecisionsRateLimitedMetricConfig) metricOtelsecPolicyDecisionsRateLimited {
+	m := metricOtelsecPolicyDecisionsRateLimited{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricOtelsecPolicyRules struct {
+	data          pmetric.Metric                 // data buffer for generated metric.
+	config        OtelsecPolicyRulesMetricConfig // metric config provided by user.
+	capacity      int                            // max observed number of data points added to the metric.
+	aggDataPoints []int64                        // slice containing number of aggregated datapoints at each index
+}
+
+// init fills otelsec.policy.rules metric with initial data.
+func (m *metricOtelsecPolicyRules) init() {
+	m.data.SetName("otelsec.policy.rules")
+	m.data.SetDescription("The rules of the policy set in force (value 1), by rule and the backend chosen for it on this kernel.")
+	m.data.SetUnit("{rule}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricOtelsecPolicyRules) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, ruleAttributeValue string, backendAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, OtelsecPolicyRulesMetricAttributeKeyRule) {
+		dp.Attributes().PutStr("security_rule.name", ruleAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, OtelsecPolicyRulesMetricAttributeKeyBackend) {
+		dp.Attributes().PutStr("otelsec.policy.backend", backendAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricOtelsecPolicyRules) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricOtelsecPolicyRules) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricOtelsecPolicyRules(cfg OtelsecPolicyRulesMetricConfig) metricOtelsecPolicyRules {
+	m := metricOtelsecPolicyRules{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricOtelsecPolicySets struct {
+	data          pmetric.Metric                // data buffer for generated metric.
+	config        OtelsecPolicySetsMetricConfig // metric config provided by user.
+	capacity      int                           // max observed number of data points added to the metric.
+	aggDataPoints []int64                       // slice containing number of aggregated datapoints at each index
+}
+
+// init fills otelsec.policy.sets metric with initial data.
+func (m *metricOtelsecPolicySets) init() {
+	m.data.SetName("otelsec.policy.sets")
+	m.data.SetDescription("Policy sets the receiver was given, by outcome (a refused set leaves the previous one in force; the reason is logged).")
+	m.data.SetUnit("{set}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricOtelsecPolicySets) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, setOutcomeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, OtelsecPolicySetsMetricAttributeKeySetOutcome) {
+		dp.Attributes().PutStr("otelsec.policy.set.outcome", setOutcomeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricOtelsecPolicySets) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricOtelsecPolicySets) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricOtelsecPolicySets(cfg OtelsecPolicySetsMetricConfig) metricOtelsecPolicySets {
+	m := metricOtelsecPolicySets{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricOtelsecProcessCacheEvictions struct {
 	data     pmetric.Metric                           // data buffer for generated metric.
 	config   OtelsecProcessCacheEvictionsMetricConfig // metric config provided by user.
@@ -736,22 +1011,25 @@ func newMetricOtelsecSensorHooks(cfg OtelsecSensorHooksMetricConfig) metricOtels
 // MetricsBuilder provides an interface for scrapers to report metrics while taking care of all the transformations
 // required to produce metric representation defined in metadata and user config.
 type MetricsBuilder struct {
-	config                             MetricsBuilderConfig // config of the metrics builder.
-	startTime                          pcommon.Timestamp    // start time that will be applied to all recorded data points.
-	metricsCapacity                    int                  // maximum observed number of metrics per resource.
-	metricsBuffer                      pmetric.Metrics      // accumulates metrics data before emitting.
-	buildInfo                          component.BuildInfo  // contains version information.
-	resourceAttributeIncludeFilter     map[string]filter.Filter
-	resourceAttributeExcludeFilter     map[string]filter.Filter
-	metricOtelsecEvents                metricOtelsecEvents
-	metricOtelsecKernelRecords         metricOtelsecKernelRecords
-	metricOtelsecKernelRecordsFiltered metricOtelsecKernelRecordsFiltered
-	metricOtelsecKernelRecordsLost     metricOtelsecKernelRecordsLost
-	metricOtelsecProcessCacheEvictions metricOtelsecProcessCacheEvictions
-	metricOtelsecProcessCacheReaped    metricOtelsecProcessCacheReaped
-	metricOtelsecProcessCacheSize      metricOtelsecProcessCacheSize
-	metricOtelsecRecordsInvalid        metricOtelsecRecordsInvalid
-	metricOtelsecSensorHooks           metricOtelsecSensorHooks
+	config                                  MetricsBuilderConfig // config of the metrics builder.
+	startTime                               pcommon.Timestamp    // start time that will be applied to all recorded data points.
+	metricsCapacity                         int                  // maximum observed number of metrics per resource.
+	metricsBuffer                           pmetric.Metrics      // accumulates metrics data before emitting.
+	buildInfo                               component.BuildInfo  // contains version information.
+	resourceAttributeIncludeFilter          map[string]filter.Filter
+	resourceAttributeExcludeFilter          map[string]filter.Filter
+	metricOtelsecEvents                     metricOtelsecEvents
+	metricOtelsecKernelRecords              metricOtelsecKernelRecords
+	metricOtelsecKernelRecordsFiltered      metricOtelsecKernelRecordsFiltered
+	metricOtelsecKernelRecordsLost          metricOtelsecKernelRecordsLost
+	metricOtelsecPolicyDecisionsRateLimited metricOtelsecPolicyDecisionsRateLimited
+	metricOtelsecPolicyRules                metricOtelsecPolicyRules
+	metricOtelsecPolicySets                 metricOtelsecPolicySets
+	metricOtelsecProcessCacheEvictions      metricOtelsecProcessCacheEvictions
+	metricOtelsecProcessCacheReaped         metricOtelsecProcessCacheReaped
+	metricOtelsecProcessCacheSize           metricOtelsecProcessCacheSize
+	metricOtelsecRecordsInvalid             metricOtelsecRecordsInvalid
+	metricOtelsecSensorHooks                metricOtelsecSensorHooks
 }
 
 // MetricBuilderOption applies changes to default metrics builder.
@@ -773,21 +1051,24 @@ func WithStartTime(startTime pcommon.Timestamp) MetricBuilderOption {
 }
 func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, options ...MetricBuilderOption) *MetricsBuilder {
 	mb := &MetricsBuilder{
-		config:                             mbc,
-		startTime:                          pcommon.NewTimestampFromTime(time.Now()),
-		metricsBuffer:                      pmetric.NewMetrics(),
-		buildInfo:                          settings.BuildInfo,
-		metricOtelsecEvents:                newMetricOtelsecEvents(mbc.Metrics.OtelsecEvents),
-		metricOtelsecKernelRecords:         newMetricOtelsecKernelRecords(mbc.Metrics.OtelsecKernelRecords),
-		metricOtelsecKernelRecordsFiltered: newMetricOtelsecKernelRecordsFiltered(mbc.Metrics.OtelsecKernelRecordsFiltered),
-		metricOtelsecKernelRecordsLost:     newMetricOtelsecKernelRecordsLost(mbc.Metrics.OtelsecKernelRecordsLost),
-		metricOtelsecProcessCacheEvictions: newMetricOtelsecProcessCacheEvictions(mbc.Metrics.OtelsecProcessCacheEvictions),
-		metricOtelsecProcessCacheReaped:    newMetricOtelsecProcessCacheReaped(mbc.Metrics.OtelsecProcessCacheReaped),
-		metricOtelsecProcessCacheSize:      newMetricOtelsecProcessCacheSize(mbc.Metrics.OtelsecProcessCacheSize),
-		metricOtelsecRecordsInvalid:        newMetricOtelsecRecordsInvalid(mbc.Metrics.OtelsecRecordsInvalid),
-		metricOtelsecSensorHooks:           newMetricOtelsecSensorHooks(mbc.Metrics.OtelsecSensorHooks),
-		resourceAttributeIncludeFilter:     make(map[string]filter.Filter),
-		resourceAttributeExcludeFilter:     make(map[string]filter.Filter),
+		config:                                  mbc,
+		startTime:                               pcommon.NewTimestampFromTime(time.Now()),
+		metricsBuffer:                           pmetric.NewMetrics(),
+		buildInfo:                               settings.BuildInfo,
+		metricOtelsecEvents:                     newMetricOtelsecEvents(mbc.Metrics.OtelsecEvents),
+		metricOtelsecKernelRecords:              newMetricOtelsecKernelRecords(mbc.Metrics.OtelsecKernelRecords),
+		metricOtelsecKernelRecordsFiltered:      newMetricOtelsecKernelRecordsFiltered(mbc.Metrics.OtelsecKernelRecordsFiltered),
+		metricOtelsecKernelRecordsLost:          newMetricOtelsecKernelRecordsLost(mbc.Metrics.OtelsecKernelRecordsLost),
+		metricOtelsecPolicyDecisionsRateLimited: newMetricOtelsecPolicyDecisionsRateLimited(mbc.Metrics.OtelsecPolicyDecisionsRateLimited),
+		metricOtelsecPolicyRules:                newMetricOtelsecPolicyRules(mbc.Metrics.OtelsecPolicyRules),
+		metricOtelsecPolicySets:                 newMetricOtelsecPolicySets(mbc.Metrics.OtelsecPolicySets),
+		metricOtelsecProcessCacheEvictions:      newMetricOtelsecProcessCacheEvictions(mbc.Metrics.OtelsecProcessCacheEvictions),
+		metricOtelsecProcessCacheReaped:         newMetricOtelsecProcessCacheReaped(mbc.Metrics.OtelsecProcessCacheReaped),
+		metricOtelsecProcessCacheSize:           newMetricOtelsecProcessCacheSize(mbc.Metrics.OtelsecProcessCacheSize),
+		metricOtelsecRecordsInvalid:             newMetricOtelsecRecordsInvalid(mbc.Metrics.OtelsecRecordsInvalid),
+		metricOtelsecSensorHooks:                newMetricOtelsecSensorHooks(mbc.Metrics.OtelsecSensorHooks),
+		resourceAttributeIncludeFilter:          make(map[string]filter.Filter),
+		resourceAttributeExcludeFilter:          make(map[string]filter.Filter),
 	}
 	if mbc.ResourceAttributes.HostID.MetricsInclude != nil {
 		mb.resourceAttributeIncludeFilter["host.id"] = filter.CreateFilter(mbc.ResourceAttributes.HostID.MetricsInclude)
@@ -880,6 +1161,9 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricOtelsecKernelRecords.emit(ils.Metrics())
 	mb.metricOtelsecKernelRecordsFiltered.emit(ils.Metrics())
 	mb.metricOtelsecKernelRecordsLost.emit(ils.Metrics())
+	mb.metricOtelsecPolicyDecisionsRateLimited.emit(ils.Metrics())
+	mb.metricOtelsecPolicyRules.emit(ils.Metrics())
+	mb.metricOtelsecPolicySets.emit(ils.Metrics())
 	mb.metricOtelsecProcessCacheEvictions.emit(ils.Metrics())
 	mb.metricOtelsecProcessCacheReaped.emit(ils.Metrics())
 	mb.metricOtelsecProcessCacheSize.emit(ils.Metrics())
@@ -934,6 +1218,21 @@ func (mb *MetricsBuilder) RecordOtelsecKernelRecordsFilteredDataPoint(ts pcommon
 // RecordOtelsecKernelRecordsLostDataPoint adds a data point to otelsec.kernel.records.lost metric.
 func (mb *MetricsBuilder) RecordOtelsecKernelRecordsLostDataPoint(ts pcommon.Timestamp, val int64, eventNameAttributeValue string) {
 	mb.metricOtelsecKernelRecordsLost.recordDataPoint(mb.startTime, ts, val, eventNameAttributeValue)
+}
+
+// RecordOtelsecPolicyDecisionsRateLimitedDataPoint adds a data point to otelsec.policy.decisions.rate_limited metric.
+func (mb *MetricsBuilder) RecordOtelsecPolicyDecisionsRateLimitedDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricOtelsecPolicyDecisionsRateLimited.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordOtelsecPolicyRulesDataPoint adds a data point to otelsec.policy.rules metric.
+func (mb *MetricsBuilder) RecordOtelsecPolicyRulesDataPoint(ts pcommon.Timestamp, val int64, ruleAttributeValue string, backendAttributeValue string) {
+	mb.metricOtelsecPolicyRules.recordDataPoint(mb.startTime, ts, val, ruleAttributeValue, backendAttributeValue)
+}
+
+// RecordOtelsecPolicySetsDataPoint adds a data point to otelsec.policy.sets metric.
+func (mb *MetricsBuilder) RecordOtelsecPolicySetsDataPoint(ts pcommon.Timestamp, val int64, setOutcomeAttributeValue AttributeSetOutcome) {
+	mb.metricOtelsecPolicySets.recordDataPoint(mb.startTime, ts, val, setOutcomeAttributeValue.String())
 }
 
 // RecordOtelsecProcessCacheEvictionsDataPoint adds a data point to otelsec.process_cache.evictions metric.

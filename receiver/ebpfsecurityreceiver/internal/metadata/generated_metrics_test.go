@@ -71,6 +71,8 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap["otelsec.kernel.records"] = mb.metricOtelsecKernelRecords.config.AggregationStrategy
 			aggMap["otelsec.kernel.records.filtered"] = mb.metricOtelsecKernelRecordsFiltered.config.AggregationStrategy
 			aggMap["otelsec.kernel.records.lost"] = mb.metricOtelsecKernelRecordsLost.config.AggregationStrategy
+			aggMap["otelsec.policy.rules"] = mb.metricOtelsecPolicyRules.config.AggregationStrategy
+			aggMap["otelsec.policy.sets"] = mb.metricOtelsecPolicySets.config.AggregationStrategy
 			aggMap["otelsec.sensor.hooks"] = mb.metricOtelsecSensorHooks.config.AggregationStrategy
 
 			expectedWarnings := 0
@@ -106,6 +108,21 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordOtelsecPolicyDecisionsRateLimitedDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordOtelsecPolicyRulesDataPoint(ts, 1, "rule-val", "backend-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordOtelsecPolicyRulesDataPoint(ts, 3, "rule-val-2", "backend-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordOtelsecPolicySetsDataPoint(ts, 1, AttributeSetOutcomeApplied)
+			if tt.name == "reaggregate_set" {
+				mb.RecordOtelsecPolicySetsDataPoint(ts, 3, AttributeSetOutcomeRefused)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordOtelsecProcessCacheEvictionsDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
@@ -134,6 +151,8 @@ func TestMetricsBuilder(t *testing.T) {
 				assert.Empty(t, mb.metricOtelsecKernelRecords.aggDataPoints)
 				assert.Empty(t, mb.metricOtelsecKernelRecordsFiltered.aggDataPoints)
 				assert.Empty(t, mb.metricOtelsecKernelRecordsLost.aggDataPoints)
+				assert.Empty(t, mb.metricOtelsecPolicyRules.aggDataPoints)
+				assert.Empty(t, mb.metricOtelsecPolicySets.aggDataPoints)
 				assert.Empty(t, mb.metricOtelsecSensorHooks.aggDataPoints)
 			}
 
@@ -336,6 +355,109 @@ func TestMetricsBuilder(t *testing.T) {
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
 						_, ok := dp.Attributes().Get("otelsec.event.name")
+						assert.False(t, ok)
+					}
+				case "otelsec.policy.decisions.rate_limited":
+					assert.False(t, validatedMetrics["otelsec.policy.decisions.rate_limited"], "Found a duplicate in the metrics slice: otelsec.policy.decisions.rate_limited")
+					validatedMetrics["otelsec.policy.decisions.rate_limited"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Decision records the rules' rate limits suppressed (the decisions were still carried out).", mi.Description())
+					assert.Equal(t, "{decision}", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "otelsec.policy.rules":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["otelsec.policy.rules"], "Found a duplicate in the metrics slice: otelsec.policy.rules")
+						validatedMetrics["otelsec.policy.rules"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "The rules of the policy set in force (value 1), by rule and the backend chosen for it on this kernel.", mi.Description())
+						assert.Equal(t, "{rule}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						ruleAttrVal, ok := dp.Attributes().Get("security_rule.name")
+						assert.True(t, ok)
+						assert.Equal(t, "rule-val", ruleAttrVal.Str())
+						backendAttrVal, ok := dp.Attributes().Get("otelsec.policy.backend")
+						assert.True(t, ok)
+						assert.Equal(t, "backend-val", backendAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["otelsec.policy.rules"], "Found a duplicate in the metrics slice: otelsec.policy.rules")
+						validatedMetrics["otelsec.policy.rules"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "The rules of the policy set in force (value 1), by rule and the backend chosen for it on this kernel.", mi.Description())
+						assert.Equal(t, "{rule}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["otelsec.policy.rules"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("security_rule.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("otelsec.policy.backend")
+						assert.False(t, ok)
+					}
+				case "otelsec.policy.sets":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["otelsec.policy.sets"], "Found a duplicate in the metrics slice: otelsec.policy.sets")
+						validatedMetrics["otelsec.policy.sets"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Policy sets the receiver was given, by outcome (a refused set leaves the previous one in force; the reason is logged).", mi.Description())
+						assert.Equal(t, "{set}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						setOutcomeAttrVal, ok := dp.Attributes().Get("otelsec.policy.set.outcome")
+						assert.True(t, ok)
+						assert.Equal(t, "applied", setOutcomeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["otelsec.policy.sets"], "Found a duplicate in the metrics slice: otelsec.policy.sets")
+						validatedMetrics["otelsec.policy.sets"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Policy sets the receiver was given, by outcome (a refused set leaves the previous one in force; the reason is logged).", mi.Description())
+						assert.Equal(t, "{set}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["otelsec.policy.sets"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("otelsec.policy.set.outcome")
 						assert.False(t, ok)
 					}
 				case "otelsec.process_cache.evictions":

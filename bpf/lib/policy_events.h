@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Record layout and map types of the policy enforcer (policy.bpf.c); bpf2go generates the Go
+ * types from these, internal/enforce fills the maps. */
+#pragma once
+
+#include "events.h"
+
+/* Rules are numbered 0..POL_MAX_RULES-1 within a set (policy.Rule.ID - 1); every selector
+ * lookup yields a bitmap of the rules it satisfies. */
+#define POL_RULE_WORDS 4
+#define POL_MAX_RULES (POL_RULE_WORDS * 64)
+#define POL_KEY_BYTES 256 /* = FILE_KEY_BYTES: paths are matched on their first 255 bytes */
+
+struct pol_bits {
+	__u64 w[POL_RULE_WORDS];
+};
+
+/* The hooks a rule can be evaluated at; the loader assigns each rule to one hook per operation
+ * (its backend) and the set's header holds the rules of each hook. */
+enum pol_hook {
+	POL_HOOK_EXEC_LSM = 0,    /* lsm/bprm_check_security: deny = -EPERM */
+	POL_HOOK_EXEC_TP = 1,     /* tp_btf/sched_process_exec: kill, signal, audit */
+	POL_HOOK_FILE_LSM = 2,    /* lsm/file_open: deny = -EPERM */
+	POL_HOOK_CONNECT_LSM = 3, /* lsm/socket_connect */
+	POL_HOOK_CONNECT_CG = 4,  /* cgroup/connect4, connect6 */
+	POL_HOOK_BIND_LSM = 5,    /* lsm/socket_bind */
+	POL_HOOK_BIND_CG = 6,     /* cgroup/bind4, bind6 */
+	POL_HOOK_SEND_LSM = 7,    /* lsm/socket_sendmsg (explicit destinations) */
+	POL_HOOK_SEND_CG = 8,     /* cgroup/sendmsg4, sendmsg6 */
+	POL_HOOK_MAX = 9,
+};
+
+enum pol_action {
+	POL_ACT_AUDIT = 1,
+	POL_ACT_DENY = 2,
+	POL_ACT_KILL = 3,
+	POL_ACT_SIGNAL = 4,
+};
+
+enum pol_outcome {
+	POL_OUT_AUDITED = 1,
+	POL_OUT_DENIED = 2,
+	POL_OUT_KILLED = 3,
+	POL_OUT_SIGNALED = 4,
+	POL_OUT_WOULD_DENY = 5,
+	POL_OUT_WOULD_KILL = 6,
+	POL_OUT_WOULD_SIGNAL = 7,
+	POL_OUT_SIGNAL_FAILED = 8, /* bpf_send_signal refused (e.g. the task is exiting) */
+};
+
+/* pol_rule.flags */
+enum pol_rule_flags {
+	POL_MONITOR = 1 << 0,       /* report what would have happened */
+	POL_KILL_FALLBACK = 1 << 1, /* a deny carried out as SIGKILL (no deny backend here) */
+};
+
+/* One rule of a generation (osec_pol_rules[gen * POL_MAX_RULES + id]). */
+struct pol_rule {
+	__u8 action; /* enum pol_action */
+	__u8 flags;  /* enum pol_rule_flags */
+	__u16 pad;
+	__u32 signal;
+	__u64 interval_ns; /* rate limit: 1e9 / per_second; 0 = unlimited */
+	__u64 burst_ns;    /* burst * interval_ns */
+};
+
+/* file op bits (policy.FileOps) seen at file_open */
+#define POL_FOP_OPEN 0
+#define POL_FOP_READ 1
+#define POL_FOP_WRITE 2
+#define POL_FOP_CREATE 3
+#define POL_FOP_TRUNCATE 8
+#define POL_FOP_BITS 12
+
+/* The header of a generation: which rules each hook evaluates and which rules place no
+ * constraint on a selector (they match whatever the lookup finds). */
+struct pol_hdr {
+	__u64 generation; /* policy.Set.Generation */
+	__u64 seq;        /* increases with every Apply: invalidates osec_pol_bincache */
+	struct pol_bits hook[POL_HOOK_MAX];
+	struct pol_bits all_workloads; /* rules with no workload selector */
+	struct pol_bits any_binary;    /* rules with no binary selector */
+	struct pol_bits bin_suffix;    /* rules with binary suffixes (match or except) */
+	struct pol_bits bin_except;    /* rules with an except-binary selector */
+	struct pol_bits any_uid;
+	struct pol_bits any_euid;
+	struct pol_bits any_path;
+	struct pol_bits any_addr;
+	struct pol_bits any_port;
+	struct pol_bits tcp;           /* rules whose protocol allows TCP */
+	struct pol_bits udp;
+	struct pol_bits file_op[POL_FOP_BITS];
+	struct pol_bits deny;          /* action deny, enforce, carried out by the hook */
+	struct pol_bits kill;          /* action kill (or deny with the kill fallback), enforce */
+	struct pol_bits signal;        /* action signal, enforce */
+};
+
+/* osec_pol_active[0]: the generation (0 or 1) the programs read; on = 0 when no set applies. */
+struct pol_active {
+	__u32 gen;
+	__u32 on;
+};
+
+/* Path keys (binaries, files): struct file_key of file_events.h (prefix tries with '/' appended;
+ * the exact hash with the whole key, zero-filled). CIDR keys: */
+struct pol_lpm4 {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct pol_lpm6 {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* Value of the binary maps: the rules whose binary selector matches, and the rules whose
+ * except-binary selector matches (they do not apply). */
+struct pol_binval {
+	struct pol_bits match;
+	struct pol_bits except;
+};
+
+/* Value of the cgroup map: rules selecting exactly this cgroup, and rules selecting it and
+ * every cgroup below it. */
+struct pol_cgroup {
+	struct pol_bits self;
+	struct pol_bits subtree;
+};
+
+/* Counters (per CPU): operations evaluated, decisions rate-limited, decisions beyond the
+ * per-operation bound (POL_MAX_DECISIONS), paths too long to match. */
+struct pol_stats {
+	__u64 evaluated[POL_HOOK_MAX];
+	__u64 matched[POL_HOOK_MAX];
+	__u64 rate_limited;
+	__u64 truncated;
+	__u64 path_unmatchable;
+};
+
+/* policy_event.flags */
+enum pol_event_flags {
+	POL_EV_PATH = 1 << 0,           /* path holds a path */
+	POL_EV_PATH_TRUNCATED = 1 << 1, /* longer than the record's path (first bytes kept) */
+	POL_EV_ADDR = 1 << 2,           /* family, addr, port, protocol are set */
+};
+
+/* A decision: one record per matching rule (at most POL_MAX_DECISIONS per operation). */
+struct policy_event {
+	struct event_header hdr;
+	__u64 generation;
+	__u64 cgroup_id;
+	__u32 rule_id;  /* policy.Rule.ID */
+	__u8 hook;      /* enum pol_hook */
+	__u8 action;    /* enum pol_action */
+	__u8 outcome;   /* enum pol_outcome */
+	__u8 rflags;    /* enum pol_rule_flags */
+	__u32 flags;    /* enum pol_event_flags */
+	__u32 uid;
+	__u32 euid;
+	__u32 file_ops; /* policy.FileOps bits of the operation */
+	__u16 family;
+	__u16 port;
+	__u16 protocol;
+	__u16 path_len; /* bytes of path, no NUL */
+	__u8 addr[16];  /* IPv4-mapped for IPv4 */
+	char comm[16];
+	char path[POL_KEY_BYTES];
+};

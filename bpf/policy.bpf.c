@@ -1,0 +1,968 @@
+//go:build ignore
+
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The policy enforcer: runtime policy rules (internal/policy, compiled by internal/enforce)
+ * evaluated in the kernel, with a decision record for every matching rule.
+ *
+ * Matching. Every rule of a set has a number (policy.Rule.ID - 1, at most POL_MAX_RULES) and
+ * every selector is a map lookup that yields the bitmap of the rules it satisfies; rules that
+ * place no constraint on a selector are in the header's any_* bitmap for it. An operation's
+ * matching rules are the AND of the bitmaps of its hook, its workload (cgroup), its binary, its
+ * uid and euid and, by event, its file path and operation or its address, port and protocol.
+ * The cost of an operation is therefore a fixed number of lookups whatever the number of
+ * entries: hash maps for exact binaries and paths, longest-prefix-match tries for path
+ * prefixes and CIDRs (the loader stores in each prefix the bitmap of its ancestors too, so the
+ * longest match is the union of every matching prefix), a trie of reversed binary suffixes
+ * (a suffix of the path is a prefix of the reversed path), a port array, cgroup-id hash maps.
+ * The binary maps also hold the rules a binary is an exception for (exceptBinary): they are
+ * removed from the operation's rules.
+ *
+ * Verdicts come from bitmaps too: the header's deny, kill and signal bitmaps hold the rules in
+ * enforce mode with that effect, so an operation is denied when any matching rule denies, even
+ * beyond the POL_MAX_DECISIONS rules that get a record. Rate limits (a GCRA token bucket per
+ * rule, osec_pol_rate) bound the decision records of a rule, never its enforcement.
+ *
+ * Workloads. osec_pol_cgroups maps a cgroup id to the rules that select exactly that cgroup
+ * (self: host processes, a container's own cgroup) and those that select it and everything
+ * below it (subtree: cgroup paths); the current cgroup and its ancestors (up to POL_CG_DEPTH
+ * levels) are looked up, so a cgroup created below a selected one is selected at once.
+ *
+ * Atomic swap. Every map that a set fills exists twice, one per generation (0, 1): the rule
+ * and header arrays are indexed by generation, the variable-size maps are arrays of maps whose
+ * slot gen holds that generation's inner map (created by the loader at the size of the set).
+ * The programs read osec_pol_active once per operation and only use that generation's maps.
+ * The loader validates a new set completely, fills the inactive generation (new inner maps,
+ * header, rules, ports), and then writes osec_pol_active: one 8-byte array update, so every
+ * operation sees either the whole old set or the whole new one, never neither. The previous
+ * generation is left intact until the next Apply rewrites it.
+ *
+ * Backends (the hook of each rule, chosen by the loader per kernel and reported per rule):
+ *   lsm/bprm_check_security, lsm/file_open, lsm/socket_connect, lsm/socket_bind,
+ *   lsm/socket_sendmsg: deny returns -EPERM, the operation does not happen;
+ *   cgroup/connect4/6, bind4/6, sendmsg4/6 on the cgroup2 root: deny returns 0 (EPERM);
+ *   tp_btf/sched_process_exec: kill and signal (bpf_send_signal). The exec has committed: the
+ *   new image is mapped but SIGKILL is delivered before it returns to user space, so it never
+ *   runs an instruction; what the exec did before (the open of the binary, setuid credentials
+ *   installed) is not undone. */
+
+#include "common.h"
+#include "bpf_endian.h"
+#include "file.h"
+#include "policy_events.h"
+
+#define POL_MAX_DECISIONS 8
+#define POL_CG_DEPTH 16
+#define POL_PORTS 65536
+
+#define EPERM 1
+#define SIGKILL 9
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define FMODE_READ 0x1
+#define FMODE_WRITE 0x2
+
+/* Referenced so that their BTF reaches bpf2go. */
+const struct policy_event *unused_policy_event __attribute__((unused));
+const enum pol_hook *unused_pol_hook __attribute__((unused));
+const enum pol_action *unused_pol_action __attribute__((unused));
+const enum pol_outcome *unused_pol_outcome __attribute__((unused));
+const enum pol_rule_flags *unused_pol_rule_flags __attribute__((unused));
+const enum pol_event_flags *unused_pol_event_flags __attribute__((unused));
+const struct pol_lpm4 *unused_pol_lpm4 __attribute__((unused));
+const struct pol_lpm6 *unused_pol_lpm6 __attribute__((unused));
+const struct pol_cgroup *unused_pol_cgroup __attribute__((unused));
+const struct pol_bits *unused_pol_bits __attribute__((unused));
+const struct pol_rule *unused_pol_rule __attribute__((unused));
+const struct pol_active *unused_pol_active __attribute__((unused));
+const struct pol_binval *unused_pol_binval __attribute__((unused));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pol_active);
+} osec_pol_active SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct pol_hdr);
+} osec_pol_hdr SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * POL_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct pol_rule);
+} osec_pol_rules SEC(".maps");
+
+/* GCRA: the theoretical arrival time of each rule's next decision record (bpf_ktime_get_ns). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * POL_MAX_RULES);
+	__type(key, __u32);
+	__type(value, __u64);
+} osec_pol_rate SEC(".maps");
+
+/* Rules by port (network events), [gen * 65536 + port]. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * POL_PORTS);
+	__type(key, __u32);
+	__type(value, struct pol_bits);
+} osec_pol_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pol_stats);
+} osec_pol_stats SEC(".maps");
+
+/* The binary bitmap of a process, by tgid, valid for the same executable, process instance
+ * and set (seq). */
+struct pol_bincache {
+	__u64 exe;
+	__u64 start;
+	__u64 seq;
+	struct pol_bits bits;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct pol_bincache);
+} osec_pol_bincache SEC(".maps");
+
+/* Per-CPU scratch: the record being built, the exact-match key and the reversed key of the
+ * suffix trie. */
+struct pol_work {
+	struct policy_event ev;
+	struct file_key xkey;
+	struct file_key rkey;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pol_work);
+} osec_pol_work SEC(".maps");
+
+/* Per-generation inner maps (arrays of maps, slot = generation). */
+#define POL_INNER(name, mtype, ktype, vtype, mflags)                                             \
+	struct name {                                                                            \
+		__uint(type, mtype);                                                             \
+		__uint(max_entries, 1);                                                          \
+		__uint(map_flags, mflags);                                                       \
+		__type(key, ktype);                                                              \
+		__type(value, vtype);                                                            \
+	}
+
+POL_INNER(pol_path_lpm, BPF_MAP_TYPE_LPM_TRIE, struct file_key, struct pol_bits, BPF_F_NO_PREALLOC);
+POL_INNER(pol_path_hash, BPF_MAP_TYPE_HASH, struct file_key, struct pol_bits, 0);
+POL_INNER(pol_bin_lpm, BPF_MAP_TYPE_LPM_TRIE, struct file_key, struct pol_binval, BPF_F_NO_PREALLOC);
+POL_INNER(pol_bin_hash, BPF_MAP_TYPE_HASH, struct file_key, struct pol_binval, 0);
+POL_INNER(pol_lpm4_trie, BPF_MAP_TYPE_LPM_TRIE, struct pol_lpm4, struct pol_bits, BPF_F_NO_PREALLOC);
+POL_INNER(pol_lpm6_trie, BPF_MAP_TYPE_LPM_TRIE, struct pol_lpm6, struct pol_bits, BPF_F_NO_PREALLOC);
+POL_INNER(pol_cg_hash, BPF_MAP_TYPE_HASH, __u64, struct pol_cgroup, 0);
+POL_INNER(pol_id_hash, BPF_MAP_TYPE_HASH, __u32, struct pol_bits, 0);
+
+#define POL_OUTER(name, inner)                                                                   \
+	struct {                                                                                 \
+		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);                                        \
+		__uint(max_entries, 2);                                                          \
+		__type(key, __u32);                                                              \
+		__array(values, struct inner);                                                   \
+	} name SEC(".maps")
+
+POL_OUTER(osec_pol_bin_exact, pol_bin_hash);
+POL_OUTER(osec_pol_bin_prefix, pol_bin_lpm);
+POL_OUTER(osec_pol_bin_suffix, pol_bin_lpm); /* keys reversed: a suffix is a prefix of the reversed path */
+POL_OUTER(osec_pol_path_exact, pol_path_hash);
+POL_OUTER(osec_pol_path_prefix, pol_path_lpm);
+POL_OUTER(osec_pol_cidr4, pol_lpm4_trie);
+POL_OUTER(osec_pol_cidr6, pol_lpm6_trie);
+POL_OUTER(osec_pol_cgroups, pol_cg_hash);
+POL_OUTER(osec_pol_uids, pol_id_hash);
+POL_OUTER(osec_pol_euids, pol_id_hash);
+
+/* Bitmaps */
+
+static __always_inline void bits_and(struct pol_bits *a, const struct pol_bits *b)
+{
+	for (int i = 0; i < POL_RULE_WORDS; i++)
+		a->w[i] &= b->w[i];
+}
+
+static __always_inline void bits_or(struct pol_bits *a, const struct pol_bits *b)
+{
+	for (int i = 0; i < POL_RULE_WORDS; i++)
+		a->w[i] |= b->w[i];
+}
+
+static __always_inline bool bits_any(const struct pol_bits *a)
+{
+	return (a->w[0] | a->w[1] | a->w[2] | a->w[3]) != 0;
+}
+
+/* bits_need: some rule in cand has a constraint (is not in any). */
+static __always_inline bool bits_need(const struct pol_bits *cand, const struct pol_bits *any)
+{
+	__u64 v = 0;
+
+	for (int i = 0; i < POL_RULE_WORDS; i++)
+		v |= cand->w[i] & ~any->w[i];
+	return v != 0;
+}
+
+static __always_inline bool bits_meet(const struct pol_bits *a, const struct pol_bits *b)
+{
+	__u64 v = 0;
+
+	for (int i = 0; i < POL_RULE_WORDS; i++)
+		v |= a->w[i] & b->w[i];
+	return v != 0;
+}
+
+/* bit_index of a power of two. */
+static __always_inline __u32 bit_index(__u64 v)
+{
+	__u32 n = 0;
+
+	if (v >> 32) {
+		n += 32;
+		v >>= 32;
+	}
+	if (v >> 16) {
+		n += 16;
+		v >>= 16;
+	}
+	if (v >> 8) {
+		n += 8;
+		v >>= 8;
+	}
+	if (v >> 4) {
+		n += 4;
+		v >>= 4;
+	}
+	if (v >> 2) {
+		n += 2;
+		v >>= 2;
+	}
+	if (v >> 1)
+		n += 1;
+	return n;
+}
+
+/* pop_rule removes the lowest rule from b and returns its number, -1 when b is empty. */
+static __always_inline int pop_rule(struct pol_bits *b)
+{
+	for (int i = 0; i < POL_RULE_WORDS; i++) {
+		__u64 w = b->w[i];
+
+		if (w) {
+			b->w[i] = w & (w - 1);
+			return i * 64 + bit_index(w & -w);
+		}
+	}
+	return -1;
+}
+
+static __always_inline struct pol_stats *pol_stats(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&osec_pol_stats, &zero);
+}
+
+static __always_inline struct pol_work *pol_work(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&osec_pol_work, &zero);
+}
+
+/* begin returns the active generation's header and the rules of hook, or NULL when no rule of
+ * the active set is evaluated at hook. */
+static __always_inline struct pol_hdr *begin(__u32 hook, __u32 *gen, struct pol_bits *cand)
+{
+	__u32 zero = 0;
+	struct pol_active *a = bpf_map_lookup_elem(&osec_pol_active, &zero);
+	struct pol_hdr *h;
+	struct pol_stats *st;
+
+	if (!a || !a->on)
+		return NULL;
+	*gen = a->gen & 1;
+	h = bpf_map_lookup_elem(&osec_pol_hdr, gen);
+	if (!h || hook >= POL_HOOK_MAX)
+		return NULL;
+	*cand = h->hook[hook];
+	if (!bits_any(cand))
+		return NULL;
+	st = pol_stats();
+	if (st)
+		st->evaluated[hook]++;
+	return h;
+}
+
+/* Selectors */
+
+static __always_inline void and_workload(__u32 gen, struct pol_hdr *h, struct pol_bits *cand)
+{
+	struct pol_bits wl = h->all_workloads;
+	struct pol_cgroup *v;
+	void *cg;
+	__u64 id;
+
+	if (!bits_need(cand, &wl))
+		return;
+	cg = bpf_map_lookup_elem(&osec_pol_cgroups, &gen);
+	if (cg) {
+		id = bpf_get_current_cgroup_id();
+		v = bpf_map_lookup_elem(cg, &id);
+		if (v) {
+			bits_or(&wl, &v->self);
+			bits_or(&wl, &v->subtree);
+		}
+		for (int l = 0; l < POL_CG_DEPTH; l++) {
+			__u64 a = bpf_get_current_ancestor_cgroup_id(l);
+
+			if (!a || a == id)
+				break;
+			v = bpf_map_lookup_elem(cg, &a);
+			if (v)
+				bits_or(&wl, &v->subtree);
+		}
+	}
+	bits_and(cand, &wl);
+}
+
+static __always_inline void and_ids(__u32 gen, struct pol_hdr *h, struct pol_bits *cand,
+				    struct task_struct *task)
+{
+	struct pol_bits *v, m;
+	__u32 uid, euid;
+	void *in;
+
+	if (bits_need(cand, &h->any_uid)) {
+		uid = BPF_CORE_READ(task, cred, uid.val);
+		m = h->any_uid;
+		in = bpf_map_lookup_elem(&osec_pol_uids, &gen);
+		if (in && (v = bpf_map_lookup_elem(in, &uid)))
+			bits_or(&m, v);
+		bits_and(cand, &m);
+	}
+	if (bits_need(cand, &h->any_euid)) {
+		euid = BPF_CORE_READ(task, cred, euid.val);
+		m = h->any_euid;
+		in = bpf_map_lookup_elem(&osec_pol_euids, &gen);
+		if (in && (v = bpf_map_lookup_elem(in, &euid)))
+			bits_or(&m, v);
+		bits_and(cand, &m);
+	}
+}
+
+/* build_path writes the path of (dentry, mnt) at b->data[start] and the prefix key w->key; the
+ * exact key pw->xkey when exact. Returns its length, -1 when it cannot be matched. */
+static __always_inline int build_path(struct file_buf *b, struct file_work *w, struct pol_work *pw,
+				      __u32 start, struct path *p)
+{
+	__u32 len;
+
+	cur_reset(w, start);
+	if (put_path(b, w, (__u64)p->dentry, (__u64)p->mnt) || (w->c.trunc & TRUNC_DEPTH))
+		return -1;
+	len = w->c.off - w->c.start;
+	if (len == 0) { /* the root */
+		b->data[start & FDATA_MASK] = '/';
+		len = 1;
+	}
+	make_key(&w->key, b->data, start, len);
+	__builtin_memset(&pw->xkey, 0, sizeof(pw->xkey));
+	if (len < POL_KEY_BYTES) {
+		barrier_var(len);
+		bpf_probe_read_kernel(pw->xkey.data, len & (POL_KEY_BYTES - 1), &b->data[start & FDATA_MASK]);
+		pw->xkey.prefixlen = len * 8;
+	}
+	return len;
+}
+
+/* path_bits looks the keys up in the exact and prefix maps of a generation. */
+static __always_inline void path_bits(struct file_work *w, struct pol_work *pw, void *exact_outer,
+				      void *prefix_outer, __u32 gen, struct pol_bits *m)
+{
+	struct pol_bits *v;
+	void *in;
+
+	in = bpf_map_lookup_elem(exact_outer, &gen);
+	if (in && pw->xkey.prefixlen && (v = bpf_map_lookup_elem(in, &pw->xkey)))
+		bits_or(m, v);
+	in = bpf_map_lookup_elem(prefix_outer, &gen);
+	if (in && (v = bpf_map_lookup_elem(in, &w->key)))
+		bits_or(m, v);
+}
+
+static __always_inline void binval_or(struct pol_bits *m, struct pol_bits *ex, struct pol_binval *v)
+{
+	bits_or(m, &v->match);
+	bits_or(ex, &v->except);
+}
+
+/* reverse_key builds pw->rkey: the last (at most 255) bytes of the path at b->data[start],
+ * last byte first. */
+static __always_inline void reverse_key(struct pol_work *pw, struct file_buf *b, __u32 start, __u32 len)
+{
+	__u32 n = len, end = start + len - 1;
+
+	if (n > POL_KEY_BYTES - 1)
+		n = POL_KEY_BYTES - 1;
+	for (__u32 i = 0; i < POL_KEY_BYTES - 1; i++) {
+		if (i >= n)
+			break;
+		pw->rkey.data[i & (POL_KEY_BYTES - 1)] = b->data[(end - i) & FDATA_MASK];
+	}
+	pw->rkey.prefixlen = n * 8;
+}
+
+/* copy_path puts the path at b->data[start] into the record. */
+static __always_inline void copy_path(struct policy_event *e, struct file_buf *b, __u32 start, int len)
+{
+	__u32 n = len;
+
+	if (len <= 0)
+		return;
+	e->flags |= POL_EV_PATH;
+	if (n > POL_KEY_BYTES - 1) {
+		n = POL_KEY_BYTES - 1;
+		e->flags |= POL_EV_PATH_TRUNCATED;
+	}
+	barrier_var(n);
+	n &= POL_KEY_BYTES - 1;
+	bpf_probe_read_kernel(e->path, n, &b->data[start & FDATA_MASK]);
+	e->path_len = n;
+}
+
+/* and_binary applies the binary selectors to the executable file exe; exec (a constant) says
+ * the path goes into the record (the exec's own binary). Other hooks use the per-process cache. */
+static __always_inline void and_binary(__u32 gen, struct pol_hdr *h, struct pol_bits *cand,
+				       struct file *exe, struct pol_work *pw, bool exec)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file_buf *b = file_buf();
+	struct file_work *w = file_work();
+	struct pol_bincache *c = NULL, nc = {};
+	struct pol_bits m = h->any_binary, ex = {};
+	struct pol_binval *bv;
+	void *in;
+	struct path p = {};
+	__u64 start = 0;
+	__u32 tgid = 0;
+	int len;
+
+	if (!exec && !bits_need(cand, &h->any_binary) && !bits_meet(cand, &h->bin_except))
+		return;
+	if (!b || !w || !exe) {
+		bits_and(cand, &m);
+		return;
+	}
+	if (!exec) {
+		tgid = BPF_CORE_READ(task, tgid);
+		start = BPF_CORE_READ(task, group_leader, start_boottime);
+		c = bpf_map_lookup_elem(&osec_pol_bincache, &tgid);
+		if (c && c->exe == (__u64)exe && c->start == start && c->seq == h->seq) {
+			bits_and(cand, &c->bits);
+			return;
+		}
+	}
+	BPF_CORE_READ_INTO(&p, exe, f_path);
+	len = build_path(b, w, pw, FEXE_OFF, &p);
+	if (len > 0) {
+		in = bpf_map_lookup_elem(&osec_pol_bin_exact, &gen);
+		if (in && pw->xkey.prefixlen && (bv = bpf_map_lookup_elem(in, &pw->xkey)))
+			binval_or(&m, &ex, bv);
+		in = bpf_map_lookup_elem(&osec_pol_bin_prefix, &gen);
+		if (in && (bv = bpf_map_lookup_elem(in, &w->key)))
+			binval_or(&m, &ex, bv);
+		if (bits_any(&h->bin_suffix)) {
+			reverse_key(pw, b, FEXE_OFF, len);
+			in = bpf_map_lookup_elem(&osec_pol_bin_suffix, &gen);
+			if (in && (bv = bpf_map_lookup_elem(in, &pw->rkey)))
+				binval_or(&m, &ex, bv);
+		}
+		for (int i = 0; i < POL_RULE_WORDS; i++)
+			m.w[i] &= ~ex.w[i];
+		if (exec)
+			copy_path(&pw->ev, b, FEXE_OFF, len);
+	} else {
+		struct pol_stats *st = pol_stats();
+
+		if (st)
+			st->path_unmatchable++;
+	}
+	if (!exec) {
+		nc.exe = (__u64)exe;
+		nc.start = start;
+		nc.seq = h->seq;
+		nc.bits = m;
+		bpf_map_update_elem(&osec_pol_bincache, &tgid, &nc, BPF_ANY);
+	}
+	bits_and(cand, &m);
+}
+
+static __always_inline bool is_v4mapped(const __u8 *a)
+{
+	__u64 lo;
+	__u16 mid;
+
+	__builtin_memcpy(&lo, a, 8);
+	__builtin_memcpy(&mid, a + 8, 2);
+	return lo == 0 && mid == 0 && a[10] == 0xff && a[11] == 0xff;
+}
+
+/* and_addr applies the CIDR, port and protocol selectors to e's address. */
+static __always_inline void and_addr(__u32 gen, struct pol_hdr *h, struct pol_bits *cand,
+				     struct policy_event *e)
+{
+	struct pol_bits m, *v;
+	void *in;
+
+	if (bits_need(cand, &h->any_addr)) {
+		m = h->any_addr;
+		if (is_v4mapped(e->addr)) {
+			struct pol_lpm4 k = {.prefixlen = 32};
+
+			__builtin_memcpy(k.addr, e->addr + 12, 4);
+			in = bpf_map_lookup_elem(&osec_pol_cidr4, &gen);
+			if (in && (v = bpf_map_lookup_elem(in, &k)))
+				bits_or(&m, v);
+		} else {
+			struct pol_lpm6 k = {.prefixlen = 128};
+
+			__builtin_memcpy(k.addr, e->addr, 16);
+			in = bpf_map_lookup_elem(&osec_pol_cidr6, &gen);
+			if (in && (v = bpf_map_lookup_elem(in, &k)))
+				bits_or(&m, v);
+		}
+		bits_and(cand, &m);
+	}
+	if (bits_need(cand, &h->any_port)) {
+		__u32 idx = gen * POL_PORTS + e->port;
+
+		m = h->any_port;
+		v = bpf_map_lookup_elem(&osec_pol_ports, &idx);
+		if (v)
+			bits_or(&m, v);
+		bits_and(cand, &m);
+	}
+	if (e->protocol == IPPROTO_TCP)
+		bits_and(cand, &h->tcp);
+	else if (e->protocol == IPPROTO_UDP)
+		bits_and(cand, &h->udp);
+}
+
+/* Decisions */
+
+static __always_inline bool rate_ok(__u32 idx, struct pol_rule *r)
+{
+	__u64 *tat, now, t;
+
+	if (!r->interval_ns)
+		return true;
+	tat = bpf_map_lookup_elem(&osec_pol_rate, &idx);
+	if (!tat)
+		return true;
+	now = bpf_ktime_get_ns();
+	t = *tat;
+	if (t < now)
+		t = now;
+	if (t - now > r->burst_ns)
+		return false;
+	/* Not atomic: two CPUs may both pass at the limit; the bound is approximate. */
+	*tat = t + r->interval_ns;
+	return true;
+}
+
+/* decide carries out the verdict of the matching rules cand and writes their records; it
+ * returns 1 when the operation is to be denied (the caller's hook can deny). */
+static __always_inline int decide(__u32 gen, struct pol_hdr *h, __u32 hook, struct pol_bits *cand,
+				  struct pol_work *pw)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct policy_event *e = &pw->ev;
+	struct pol_stats *st = pol_stats();
+	bool deny, kill;
+	long kill_err = 0;
+	int i;
+
+	if (!bits_any(cand))
+		return 0;
+	if (st && hook < POL_HOOK_MAX)
+		st->matched[hook]++;
+	deny = bits_meet(cand, &h->deny);
+	kill = bits_meet(cand, &h->kill);
+	if (kill)
+		kill_err = bpf_send_signal(SIGKILL);
+
+	fill_header(&e->hdr, EVENT_POLICY, task);
+	e->generation = h->generation;
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->hook = hook;
+	e->uid = BPF_CORE_READ(task, cred, uid.val);
+	e->euid = BPF_CORE_READ(task, cred, euid.val);
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+
+	for (i = 0; i < POL_MAX_DECISIONS; i++) {
+		int id = pop_rule(cand);
+		__u32 idx;
+		struct pol_rule *r;
+		__u8 out;
+
+		if (id < 0)
+			break;
+		idx = gen * POL_MAX_RULES + (id & (POL_MAX_RULES - 1));
+		r = bpf_map_lookup_elem(&osec_pol_rules, &idx);
+		if (!r)
+			continue;
+		switch (r->action) {
+		case POL_ACT_DENY:
+			if (r->flags & POL_KILL_FALLBACK)
+				out = (r->flags & POL_MONITOR) ? POL_OUT_WOULD_KILL :
+				      kill_err ? POL_OUT_SIGNAL_FAILED : POL_OUT_KILLED;
+			else
+				out = (r->flags & POL_MONITOR) ? POL_OUT_WOULD_DENY : POL_OUT_DENIED;
+			break;
+		case POL_ACT_KILL:
+			out = (r->flags & POL_MONITOR) ? POL_OUT_WOULD_KILL :
+			      kill_err ? POL_OUT_SIGNAL_FAILED : POL_OUT_KILLED;
+			break;
+		case POL_ACT_SIGNAL:
+			if (r->flags & POL_MONITOR) {
+				out = POL_OUT_WOULD_SIGNAL;
+			} else {
+				out = bpf_send_signal(r->signal) ? POL_OUT_SIGNAL_FAILED : POL_OUT_SIGNALED;
+			}
+			break;
+		default:
+			out = POL_OUT_AUDITED;
+		}
+		if (!rate_ok(idx, r)) {
+			if (st)
+				st->rate_limited++;
+			continue;
+		}
+		e->rule_id = id + 1;
+		e->action = r->action;
+		e->outcome = out;
+		e->rflags = r->flags;
+		emit(e, sizeof(*e), EVENT_POLICY);
+	}
+	if (bits_any(cand) && st)
+		st->truncated++;
+	return deny;
+}
+
+static __always_inline struct pol_work *work_reset(void)
+{
+	struct pol_work *pw = pol_work();
+
+	if (!pw)
+		return NULL;
+	pw->ev.flags = 0;
+	pw->ev.path_len = 0;
+	pw->ev.file_ops = 0;
+	pw->ev.family = 0;
+	pw->ev.port = 0;
+	pw->ev.protocol = 0;
+	__builtin_memset(pw->ev.addr, 0, sizeof(pw->ev.addr));
+	return pw;
+}
+
+/* Exec */
+
+static __always_inline int on_exec(__u32 hook, struct linux_binprm *bprm)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct pol_bits cand;
+	struct pol_work *pw;
+	struct pol_hdr *h;
+	__u32 gen;
+
+	h = begin(hook, &gen, &cand);
+	if (!h)
+		return 0;
+	and_workload(gen, h, &cand);
+	if (!bits_any(&cand))
+		return 0;
+	and_ids(gen, h, &cand, task);
+	if (!bits_any(&cand))
+		return 0;
+	pw = work_reset();
+	if (!pw)
+		return 0;
+	and_binary(gen, h, &cand, BPF_CORE_READ(bprm, file), pw, true);
+	return decide(gen, h, hook, &cand, pw);
+}
+
+SEC("lsm/bprm_check_security")
+int BPF_PROG(osec_pol_exec_lsm, struct linux_binprm *bprm, int ret)
+{
+	if (ret)
+		return ret;
+	return on_exec(POL_HOOK_EXEC_LSM, bprm) ? -EPERM : 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(osec_pol_exec_tp, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	on_exec(POL_HOOK_EXEC_TP, bprm);
+	return 0;
+}
+
+/* Files */
+
+SEC("lsm/file_open")
+int BPF_PROG(osec_pol_open_lsm, struct file *file, int ret)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file_buf *b = file_buf();
+	struct file_work *w = file_work();
+	struct pol_bits cand, ops = {};
+	struct pol_work *pw;
+	struct pol_hdr *h;
+	struct path p = {};
+	__u32 gen, fmode, fflags, fops;
+	int len;
+
+	if (ret)
+		return ret;
+	h = begin(POL_HOOK_FILE_LSM, &gen, &cand);
+	if (!h)
+		return 0;
+	fmode = BPF_CORE_READ(file, f_mode);
+	fflags = BPF_CORE_READ(file, f_flags);
+	fops = 1 << POL_FOP_OPEN;
+	bits_or(&ops, &h->file_op[POL_FOP_OPEN]);
+	if (fmode & FMODE_READ) {
+		fops |= 1 << POL_FOP_READ;
+		bits_or(&ops, &h->file_op[POL_FOP_READ]);
+	}
+	if (fmode & FMODE_WRITE) {
+		fops |= 1 << POL_FOP_WRITE;
+		bits_or(&ops, &h->file_op[POL_FOP_WRITE]);
+	}
+	if (fmode & FMODE_CREATED) {
+		fops |= 1 << POL_FOP_CREATE;
+		bits_or(&ops, &h->file_op[POL_FOP_CREATE]);
+	}
+	if (fflags & O_TRUNC) {
+		fops |= 1 << POL_FOP_TRUNCATE;
+		bits_or(&ops, &h->file_op[POL_FOP_TRUNCATE]);
+	}
+	bits_and(&cand, &ops);
+	if (!bits_any(&cand))
+		return 0;
+	and_workload(gen, h, &cand);
+	if (!bits_any(&cand))
+		return 0;
+	and_ids(gen, h, &cand, task);
+	if (!bits_any(&cand) || !b || !w)
+		return 0;
+	pw = work_reset();
+	if (!pw)
+		return 0;
+	pw->ev.file_ops = fops;
+	BPF_CORE_READ_INTO(&p, file, f_path);
+	len = build_path(b, w, pw, 0, &p);
+	if (len > 0) {
+		struct pol_bits m = h->any_path;
+
+		copy_path(&pw->ev, b, 0, len);
+		if (bits_need(&cand, &h->any_path)) {
+			path_bits(w, pw, &osec_pol_path_exact, &osec_pol_path_prefix, gen, &m);
+			bits_and(&cand, &m);
+		}
+	} else {
+		bits_and(&cand, &h->any_path);
+	}
+	if (!bits_any(&cand))
+		return 0;
+	and_binary(gen, h, &cand, BPF_CORE_READ(task, mm, exe_file), pw, false);
+	return decide(gen, h, POL_HOOK_FILE_LSM, &cand, pw) ? -EPERM : 0;
+}
+
+/* Network */
+
+static __always_inline void map4(__u8 *dst, __u32 v4)
+{
+	__builtin_memset(dst, 0, 10);
+	dst[10] = 0xff;
+	dst[11] = 0xff;
+	__builtin_memcpy(dst + 12, &v4, 4);
+}
+
+/* on_net evaluates hook for the address already in pw->ev. */
+static __always_inline int on_net(__u32 hook, struct pol_work *pw)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct pol_bits cand;
+	struct pol_hdr *h;
+	__u32 gen;
+
+	h = begin(hook, &gen, &cand);
+	if (!h)
+		return 0;
+	and_addr(gen, h, &cand, &pw->ev);
+	if (!bits_any(&cand))
+		return 0;
+	and_workload(gen, h, &cand);
+	if (!bits_any(&cand))
+		return 0;
+	and_ids(gen, h, &cand, task);
+	if (!bits_any(&cand))
+		return 0;
+	and_binary(gen, h, &cand, BPF_CORE_READ(task, mm, exe_file), pw, false);
+	return decide(gen, h, hook, &cand, pw);
+}
+
+/* lsm_addr reads an AF_INET or AF_INET6 socket address (kernel memory) of an inet socket into
+ * pw->ev. Returns 0 when it is one. */
+static __always_inline int lsm_addr(struct pol_work *pw, struct socket *sock, struct sockaddr *addr, int len)
+{
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	struct policy_event *e = &pw->ev;
+	__u16 family, skf;
+
+	if (!sk || !addr || len < 2)
+		return -1;
+	skf = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (skf != AF_INET && skf != AF_INET6)
+		return -1;
+	family = BPF_CORE_READ(addr, sa_family);
+	if (family == AF_INET && len >= (int)sizeof(struct sockaddr_in)) {
+		struct sockaddr_in *in = (struct sockaddr_in *)addr;
+
+		map4(e->addr, BPF_CORE_READ(in, sin_addr.s_addr));
+		e->port = bpf_ntohs(BPF_CORE_READ(in, sin_port));
+	} else if (family == AF_INET6 && len >= (int)sizeof(struct sockaddr_in6)) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)addr;
+
+		bpf_core_read(e->addr, 16, &in6->sin6_addr);
+		e->port = bpf_ntohs(BPF_CORE_READ(in6, sin6_port));
+	} else {
+		return -1;
+	}
+	e->family = family;
+	e->protocol = BPF_CORE_READ(sk, sk_protocol);
+	e->flags |= POL_EV_ADDR;
+	return 0;
+}
+
+SEC("lsm/socket_connect")
+int BPF_PROG(osec_pol_connect_lsm, struct socket *sock, struct sockaddr *address, int addrlen, int ret)
+{
+	struct pol_work *pw;
+
+	if (ret)
+		return ret;
+	pw = work_reset();
+	if (!pw || lsm_addr(pw, sock, address, addrlen))
+		return 0;
+	return on_net(POL_HOOK_CONNECT_LSM, pw) ? -EPERM : 0;
+}
+
+SEC("lsm/socket_bind")
+int BPF_PROG(osec_pol_bind_lsm, struct socket *sock, struct sockaddr *address, int addrlen, int ret)
+{
+	struct pol_work *pw;
+
+	if (ret)
+		return ret;
+	pw = work_reset();
+	if (!pw || lsm_addr(pw, sock, address, addrlen))
+		return 0;
+	return on_net(POL_HOOK_BIND_LSM, pw) ? -EPERM : 0;
+}
+
+SEC("lsm/socket_sendmsg")
+int BPF_PROG(osec_pol_send_lsm, struct socket *sock, struct msghdr *msg, int size, int ret)
+{
+	struct pol_work *pw;
+	void *name;
+	int len;
+
+	if (ret)
+		return ret;
+	name = BPF_CORE_READ(msg, msg_name);
+	len = BPF_CORE_READ(msg, msg_namelen);
+	if (!name)
+		return 0; /* a connected socket: its destination was checked at connect() */
+	pw = work_reset();
+	if (!pw || lsm_addr(pw, sock, name, len))
+		return 0;
+	return on_net(POL_HOOK_SEND_LSM, pw) ? -EPERM : 0;
+}
+
+/* The UAPI context of cgroup sock_addr programs (see network.bpf.c). */
+struct pol_sock_addr {
+	__u32 user_family;
+	__u32 user_ip4;
+	__u32 user_ip6[4];
+	__u32 user_port;
+	__u32 family;
+	__u32 type;
+	__u32 protocol;
+};
+
+/* on_cg evaluates a cgroup sock_addr hook; v6 is a constant per attach type. 1 allows. */
+static __always_inline int on_cg(struct pol_sock_addr *ctx, __u32 hook, bool v6)
+{
+	struct pol_work *pw = work_reset();
+	struct policy_event *e;
+	__u32 a[4];
+
+	if (!pw)
+		return 1;
+	e = &pw->ev;
+	if (!v6) {
+		__u32 d4 = ctx->user_ip4;
+
+		barrier_var(d4);
+		map4(e->addr, d4);
+		e->family = AF_INET;
+	} else {
+		a[0] = ctx->user_ip6[0];
+		a[1] = ctx->user_ip6[1];
+		a[2] = ctx->user_ip6[2];
+		a[3] = ctx->user_ip6[3];
+		__builtin_memcpy(e->addr, a, 16);
+		e->family = AF_INET6;
+	}
+	e->port = bpf_ntohs((__u16)ctx->user_port);
+	e->protocol = ctx->protocol;
+	e->flags |= POL_EV_ADDR;
+	return on_net(hook, pw) ? 0 : 1;
+}
+
+SEC("cgroup/connect4")
+int osec_pol_c4(struct pol_sock_addr *ctx) { return on_cg(ctx, POL_HOOK_CONNECT_CG, false); }
+
+SEC("cgroup/connect6")
+int osec_pol_c6(struct pol_sock_addr *ctx) { return on_cg(ctx, POL_HOOK_CONNECT_CG, true); }
+
+SEC("cgroup/bind4")
+int osec_pol_b4(struct pol_sock_addr *ctx) { return on_cg(ctx, POL_HOOK_BIND_CG, false); }
+
+SEC("cgroup/bind6")
+int osec_pol_b6(struct pol_sock_addr *ctx) { return on_cg(ctx, POL_HOOK_BIND_CG, true); }
+
+SEC("cgroup/sendmsg4")
+int osec_pol_s4(struct pol_sock_addr *ctx) { return on_cg(ctx, POL_HOOK_SEND_CG, false); }
+
+SEC("cgroup/sendmsg6")
+int osec_pol_s6(struct pol_sock_addr *ctx) { return on_cg(ctx, POL_HOOK_SEND_CG, true); }

@@ -1,0 +1,199 @@
+package enforce
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/otelsec/otelsec/internal/policy"
+)
+
+// BenchmarkPolicyEnforcement measures the in-kernel cost of the policy programs per operation
+// with a one-entry policy and with 10,000 path prefixes and 10,000 CIDRs, and the cost of a
+// decision (a matching rule: the record written) per exec. Method (BENCHMARKS.md, "Policy
+// enforcement"):
+//
+//   - the sensors and the enforcer are loaded once; the scenarios are policy sets applied in
+//     turn (Apply's atomic swap), in rotating order, OTELSEC_POLICY_BENCH_ROUNDS rounds
+//     (default 15):
+//     off     an empty set: the programs run and return at the active-set check;
+//     one     an exec audit rule with one binary prefix and a connect deny rule with one
+//     CIDR, neither matching the operations (every lookup is done, nothing is decided);
+//     10k     the same rules with 10,000 binary prefixes (under the binary's own first
+//     component, so the trie is searched deep) and 10,000 CIDRs (in 127.0.0.0/8 and
+//     10.0.0.0/8 around the connected address);
+//     match   the exec rule's prefix matches the binary: one audit decision per exec;
+//   - each block: OTELSEC_POLICY_BENCH_EXECS (default 200) fork+exec+wait of a copy of true,
+//     and OTELSEC_POLICY_BENCH_CONNECTS (default 5,000) TCP connects to a closed loopback
+//     port, with BPF_ENABLE_STATS on: the mean run time of tp_btf/sched_process_exec's and
+//     cgroup/connect4's (or lsm/socket_connect's) policy program over the block;
+//   - the ring buffer batches wakeups as the receiver does by default (wakeup_every 64);
+//   - the medians over the rounds are reported (ns per run); the statistics' own clock reads
+//     are in the figures.
+func BenchmarkPolicyEnforcement(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root to load BPF programs")
+	}
+	// The receiver's default wakeup batching (64): a decision's record does not wake the reader.
+	e := newEnvWith(b, Options{ResolveInterval: time.Hour}, 64)
+	if !e.enf.hooks[HookExecTP] {
+		b.Skip("needs tp_btf")
+	}
+	connHook, connProg := HookConnectCG, "osec_pol_c4"
+	if e.enf.hooks[HookConnectLSM] {
+		connHook, connProg = HookConnectLSM, "osec_pol_connect_lsm"
+	}
+	if !e.enf.hooks[connHook] {
+		b.Skip("needs a connect hook")
+	}
+	rounds := envInt("OTELSEC_POLICY_BENCH_ROUNDS", 15)
+	execs := envInt("OTELSEC_POLICY_BENCH_EXECS", 200)
+	connects := envInt("OTELSEC_POLICY_BENCH_CONNECTS", 5000)
+
+	dir := b.TempDir()
+	truePath := copyBin(b, "/bin/true", dir)
+	first := "/" + strings.Split(strings.TrimPrefix(truePath, "/"), "/")[0]
+
+	// A closed loopback port: connect fails at once with ECONNREFUSED.
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	require.NoError(b, err)
+	require.NoError(b, unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
+	sa, err := unix.Getsockname(fd)
+	require.NoError(b, err)
+	unix.Close(fd)
+	port := sa.(*unix.SockaddrInet4).Port
+
+	execRule := func(prefixes []string) policy.Rule {
+		r := rule(1, "exec", policy.EventExec, policy.ActionAudit)
+		r.Binary.Prefix = prefixes
+		return r
+	}
+	connRule := func(cidrs []netip.Prefix) policy.Rule {
+		r := rule(2, "connect", policy.EventConnect, policy.ActionDeny)
+		r.CIDRs = cidrs
+		r.Ports = []policy.PortRange{{First: 1, Last: 1023}}
+		return r
+	}
+	many := make([]string, 10000)
+	for i := range many {
+		many[i] = fmt.Sprintf("%s/bench-%d/tenant-%05d/bin", first, i%97, i)
+	}
+	cidrs := make([]netip.Prefix, 10000)
+	for i := range cidrs {
+		a := [4]byte{10, byte(i >> 8), byte(i), 1}
+		if i%2 == 0 {
+			a = [4]byte{127, 1 + byte(i>>8), byte(i), 1}
+		}
+		cidrs[i] = netip.PrefixFrom(netip.AddrFrom4(a), 24+i%9).Masked()
+	}
+	scenarios := []struct {
+		name string
+		set  *policy.Set
+	}{
+		{"off", &policy.Set{}},
+		{"one", &policy.Set{Rules: []policy.Rule{execRule([]string{first + "/bench-0/tenant-00000/bin"}), connRule([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")})}}},
+		{"10k", &policy.Set{Rules: []policy.Rule{execRule(many), connRule(cidrs)}}},
+		{"match", &policy.Set{Rules: []policy.Rule{execRule([]string{filepath.Dir(truePath)}), connRule([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")})}}},
+	}
+	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	require.NoError(b, err)
+	defer stats.Close()
+	execNs := make([][]float64, len(scenarios))
+	connNs := make([][]float64, len(scenarios))
+	progs := e.enf.coll.Programs
+	mean := func(p *ebpf.Program, run func()) float64 {
+		before, err := p.Stats()
+		require.NoError(b, err)
+		run()
+		after, err := p.Stats()
+		require.NoError(b, err)
+		n := after.RunCount - before.RunCount
+		if n == 0 {
+			return 0
+		}
+		return float64(after.Runtime-before.Runtime) / float64(n)
+	}
+	gen := uint64(0)
+	for r := 0; r < rounds; r++ {
+		for k := range scenarios {
+			i := (k + r) % len(scenarios)
+			gen++
+			s := *scenarios[i].set
+			s.Generation = gen
+			require.NoError(b, e.enf.Apply(&s))
+			execNs[i] = append(execNs[i], mean(progs["osec_pol_exec_tp"], func() {
+				for j := 0; j < execs; j++ {
+					require.NoError(b, exec.Command(truePath).Run())
+				}
+			}))
+			connNs[i] = append(connNs[i], mean(progs[connProg], func() {
+				for j := 0; j < connects; j++ {
+					fd, _ := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+					_ = unix.Connect(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}})
+					unix.Close(fd)
+				}
+			}))
+		}
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "policy programs, median ns per run over %d rounds (exec: %d per block, connect: %d per block, %s):\n", rounds, execs, connects, connHook)
+	for i, s := range scenarios {
+		fmt.Fprintf(&out, "  %-6s exec %6.0f  connect %6.0f   (exec per round %v; connect %v)\n", s.name, median(execNs[i]), median(connNs[i]), rounded(execNs[i]), rounded(connNs[i]))
+		b.ReportMetric(median(execNs[i]), s.name+"-exec-ns")
+		b.ReportMetric(median(connNs[i]), s.name+"-connect-ns")
+	}
+	b.Log(out.String())
+	if p := os.Getenv("OTELSEC_POLICY_BENCH_OUT"); p != "" {
+		require.NoError(b, os.WriteFile(p, []byte(out.String()), 0o644))
+	}
+}
+
+func copyBin(tb testing.TB, src, dir string) string {
+	src, err := filepath.EvalSymlinks(src)
+	require.NoError(tb, err)
+	data, err := os.ReadFile(src)
+	require.NoError(tb, err)
+	dst := filepath.Join(dir, filepath.Base(src))
+	require.NoError(tb, os.WriteFile(dst, data, 0o755))
+	dst, err = filepath.EvalSymlinks(dst)
+	require.NoError(tb, err)
+	return dst
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func rounded(v []float64) []int {
+	out := make([]int, len(v))
+	for i, x := range v {
+		out[i] = int(x + 0.5)
+	}
+	return out
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,594 @@
+package enforce
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/otelsec/otelsec/bpf"
+	"github.com/otelsec/otelsec/internal/policy"
+)
+
+// Kernel-side limits of one policy set. A set beyond them is refused as a whole.
+const (
+	// MaxRules is the number of rules of a set (the width of the kernel's rule bitmaps).
+	MaxRules = 256 // POL_MAX_RULES
+	// MaxPathEntries bounds the distinct entries of each path map: exact binaries, binary
+	// prefixes, exact file paths, file path prefixes.
+	MaxPathEntries = 65536
+	// MaxCIDREntries bounds the distinct CIDRs of each family.
+	MaxCIDREntries = 65536
+	// MaxIDEntries bounds the distinct uids, and the distinct euids, of a set.
+	MaxIDEntries = 4096
+	// MaxPathBytes is the longest path an exact or prefix selector may name: the kernel
+	// matches the first 255 bytes of a path (prefixes need one more for their '/').
+	MaxPathBytes = 254
+)
+
+// Hook is a kernel attach point that evaluates rules: a rule's backend.
+type Hook uint8
+
+const (
+	HookExecLSM    = Hook(bpf.PolicyPolHookPOL_HOOK_EXEC_LSM)
+	HookExecTP     = Hook(bpf.PolicyPolHookPOL_HOOK_EXEC_TP)
+	HookFileLSM    = Hook(bpf.PolicyPolHookPOL_HOOK_FILE_LSM)
+	HookConnectLSM = Hook(bpf.PolicyPolHookPOL_HOOK_CONNECT_LSM)
+	HookConnectCG  = Hook(bpf.PolicyPolHookPOL_HOOK_CONNECT_CG)
+	HookBindLSM    = Hook(bpf.PolicyPolHookPOL_HOOK_BIND_LSM)
+	HookBindCG     = Hook(bpf.PolicyPolHookPOL_HOOK_BIND_CG)
+	HookSendLSM    = Hook(bpf.PolicyPolHookPOL_HOOK_SEND_LSM)
+	HookSendCG     = Hook(bpf.PolicyPolHookPOL_HOOK_SEND_CG)
+	numHooks       = int(bpf.PolicyPolHookPOL_HOOK_MAX)
+)
+
+// String names the backend as decisions and logs report it.
+func (h Hook) String() string {
+	switch h {
+	case HookExecLSM:
+		return "lsm/bprm_check_security"
+	case HookExecTP:
+		return "tp_btf/sched_process_exec"
+	case HookFileLSM:
+		return "lsm/file_open"
+	case HookConnectLSM:
+		return "lsm/socket_connect"
+	case HookConnectCG:
+		return "cgroup/connect4,connect6"
+	case HookBindLSM:
+		return "lsm/socket_bind"
+	case HookBindCG:
+		return "cgroup/bind4,bind6"
+	case HookSendLSM:
+		return "lsm/socket_sendmsg"
+	case HookSendCG:
+		return "cgroup/sendmsg4,sendmsg6"
+	}
+	return fmt.Sprintf("hook(%d)", uint8(h))
+}
+
+// lsm reports whether the hook is a BPF LSM one (a deny makes the operation fail).
+func (h Hook) lsm() bool {
+	return h == HookExecLSM || h == HookFileLSM || h == HookConnectLSM || h == HookBindLSM || h == HookSendLSM
+}
+
+// canDeny: the hook can make the operation fail with EPERM.
+func (h Hook) canDeny() bool { return h != HookExecTP }
+
+// canSignal: the hook's programs may call bpf_send_signal (cgroup programs may not).
+func (h Hook) canSignal() bool { return h == HookExecTP || h.lsm() }
+
+type bits = bpf.PolicyPolBits
+
+// binval is the value of the binary maps: the rules a binary matches and the rules it excepts.
+type binval = bpf.PolicyPolBinval
+
+func set(b *bits, i int) { b.W[i/64] |= 1 << (i % 64) }
+func or(a *bits, b bits) { a.W[0] |= b.W[0]; a.W[1] |= b.W[1]; a.W[2] |= b.W[2]; a.W[3] |= b.W[3] }
+
+// fileOpBits are the file operations the kernel distinguishes (at lsm/file_open), by bit
+// index in policy.FileOps.
+var fileOpBits = map[policy.FileOps]int{
+	policy.FileOpen: 0, policy.FileRead: 1, policy.FileWrite: 2, policy.FileCreate: 3, policy.FileTruncate: 8,
+}
+
+// RuleState is what became of one rule in the kernel.
+type RuleState struct {
+	Name    string // security_rule.name
+	Source  string
+	Backend Hook
+	// KillFallback: a deny that no backend here can honour, carried out as SIGKILL.
+	KillFallback bool
+}
+
+// state is a compiled set: everything one generation of the kernel maps holds, except the
+// cgroup ids of the workloads (resolved separately, and again as cgroups come and go).
+type state struct {
+	set        *policy.Set
+	hdr        bpf.PolicyPolHdr
+	rules      []bpf.PolicyPolRule
+	binExact   map[string]binval
+	binPrefix  map[string]binval
+	binSuffix  map[string]binval // keys reversed
+	pathExact  map[string]bits
+	pathPrefix map[string]bits
+	cidr4      map[netip.Prefix]bits
+	cidr6      map[netip.Prefix]bits
+	uids       map[uint32]bits
+	euids      map[uint32]bits
+	ports      map[uint16]bits
+	workloads  []ruleWorkload
+	states     []RuleState
+}
+
+// ruleWorkload is the workload of a rule that does not select every process.
+type ruleWorkload struct {
+	rule int // bit
+	w    policy.Workload
+}
+
+// compile validates set against what this kernel's hooks can do and the map limits, and
+// builds its kernel state. hooks are the attached hooks. It writes nothing.
+func compile(set *policy.Set, hooks map[Hook]bool) (*state, error) {
+	if set == nil {
+		return nil, errors.New("policy set is nil")
+	}
+	if len(set.Rules) > MaxRules {
+		return nil, fmt.Errorf("policy set has %d rules; the kernel side holds at most %d", len(set.Rules), MaxRules)
+	}
+	s := &state{
+		set:        set,
+		rules:      make([]bpf.PolicyPolRule, len(set.Rules)),
+		binExact:   map[string]binval{},
+		binPrefix:  map[string]binval{},
+		binSuffix:  map[string]binval{},
+		pathExact:  map[string]bits{},
+		pathPrefix: map[string]bits{},
+		cidr4:      map[netip.Prefix]bits{},
+		cidr6:      map[netip.Prefix]bits{},
+		uids:       map[uint32]bits{},
+		euids:      map[uint32]bits{},
+		ports:      map[uint16]bits{},
+		states:     make([]RuleState, len(set.Rules)),
+	}
+	s.hdr.Generation = set.Generation
+	var errs []error
+	for i := range set.Rules {
+		r := &set.Rules[i]
+		if err := s.add(i, r, hooks); err != nil {
+			errs = append(errs, fmt.Errorf("rule %s (%s): %w", r.SecurityRuleName(), r.Source, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for _, l := range []struct {
+		what string
+		n    int
+		max  int
+	}{
+		{"exact binaries", len(s.binExact), MaxPathEntries},
+		{"binary prefixes", len(s.binPrefix), MaxPathEntries},
+		{"binary suffixes", len(s.binSuffix), MaxPathEntries},
+		{"exact file paths", len(s.pathExact), MaxPathEntries},
+		{"file path prefixes", len(s.pathPrefix), MaxPathEntries},
+		{"IPv4 CIDRs", len(s.cidr4), MaxCIDREntries},
+		{"IPv6 CIDRs", len(s.cidr6), MaxCIDREntries},
+		{"uids", len(s.uids), MaxIDEntries},
+		{"euids", len(s.euids), MaxIDEntries},
+	} {
+		if l.n > l.max {
+			errs = append(errs, fmt.Errorf("policy set has %d distinct %s; the kernel map holds at most %d", l.n, l.what, l.max))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	closeBinaries(s.binPrefix, prefixAncestors)
+	closeBinaries(s.binSuffix, suffixAncestors)
+	closePaths(s.pathPrefix)
+	closeCIDRs(s.cidr4)
+	closeCIDRs(s.cidr6)
+	return s, nil
+}
+
+// chooseHook picks the rule's backend among the attached hooks.
+func chooseHook(r *policy.Rule, hooks map[Hook]bool) (h Hook, killFallback bool, err error) {
+	type pair struct{ lsm, other Hook }
+	var p pair
+	switch r.Event {
+	case policy.EventExec:
+		p = pair{HookExecLSM, HookExecTP}
+	case policy.EventFile:
+		p = pair{HookFileLSM, 255}
+	case policy.EventConnect:
+		p = pair{HookConnectLSM, HookConnectCG}
+	case policy.EventBind:
+		p = pair{HookBindLSM, HookBindCG}
+	case policy.EventSend:
+		p = pair{HookSendLSM, HookSendCG}
+	default:
+		return 0, false, fmt.Errorf("event %q: no kernel backend evaluates it yet", r.Event)
+	}
+	switch r.Action {
+	case policy.ActionDeny:
+		if hooks[p.lsm] {
+			return p.lsm, false, nil
+		}
+		if p.other != 255 && hooks[p.other] && p.other.canDeny() {
+			return p.other, false, nil
+		}
+		if p.other != 255 && hooks[p.other] && p.other.canSignal() {
+			if r.FallbackKill {
+				return p.other, true, nil
+			}
+			if r.Mode == policy.ModeMonitor {
+				return p.other, false, nil // reports would_deny; nothing to carry out
+			}
+		}
+		if p.other == 255 {
+			return 0, false, fmt.Errorf("deny on %s: needs BPF LSM (lsm/file_open), which is not active on this kernel", r.Event)
+		}
+		if hooks[p.other] && p.other.canSignal() {
+			return 0, false, fmt.Errorf("deny on %s: no backend on this kernel can deny it (BPF LSM is not active); set fallback: kill to kill instead", r.Event)
+		}
+		return 0, false, fmt.Errorf("deny on %s: no backend on this kernel can deny it (neither BPF LSM nor cgroup sock_addr hooks)", r.Event)
+	case policy.ActionKill, policy.ActionSignal:
+		// Exec: the tracepoint kills before the new image runs; other events: the LSM hook.
+		if r.Event == policy.EventExec && hooks[HookExecTP] {
+			return HookExecTP, false, nil
+		}
+		if hooks[p.lsm] {
+			return p.lsm, false, nil
+		}
+		return 0, false, fmt.Errorf("%s on %s: no backend on this kernel can signal the process (cgroup hooks cannot; BPF LSM is not active)", r.Action, r.Event)
+	case policy.ActionAudit:
+		if r.Event == policy.EventExec && hooks[HookExecTP] {
+			return HookExecTP, false, nil
+		}
+		if hooks[p.lsm] {
+			return p.lsm, false, nil
+		}
+		if p.other != 255 && hooks[p.other] {
+			return p.other, false, nil
+		}
+		return 0, false, fmt.Errorf("audit on %s: no hook on this kernel evaluates it (BPF LSM is not active)", r.Event)
+	case policy.ActionSuppress:
+		return 0, false, errors.New("action suppress is not implemented by the kernel side yet")
+	}
+	return 0, false, fmt.Errorf("unknown action %q", r.Action)
+}
+
+// add compiles rule r as bit i.
+func (s *state) add(i int, r *policy.Rule, hooks map[Hook]bool) error {
+	if r.ID != uint32(i+1) {
+		return fmt.Errorf("rule id %d at index %d: ids must be the index plus one", r.ID, i)
+	}
+	var unsupported []string
+	if !r.ParentBinary.Empty() {
+		unsupported = append(unsupported, "parent binary")
+	}
+	if len(r.ArgsContain) > 0 {
+		unsupported = append(unsupported, "arguments")
+	}
+	if len(r.Capabilities) > 0 {
+		unsupported = append(unsupported, "capabilities")
+	}
+	if len(r.ToUIDs) > 0 {
+		unsupported = append(unsupported, "to uids")
+	}
+	if len(r.Paths.Suffix) > 0 {
+		unsupported = append(unsupported, "path suffix")
+	}
+	if r.StdioNetworkSocket {
+		unsupported = append(unsupported, "stdio network socket")
+	}
+	if len(unsupported) > 0 {
+		return fmt.Errorf("selectors not evaluated in the kernel yet: %s", strings.Join(unsupported, ", "))
+	}
+	network := r.Event == policy.EventConnect || r.Event == policy.EventBind || r.Event == policy.EventSend
+	if !network && (len(r.CIDRs) > 0 || len(r.Ports) > 0 || r.Protocol != "") {
+		return fmt.Errorf("network selectors (cidrs, ports, protocol) do not apply to event %s", r.Event)
+	}
+	if r.Event != policy.EventFile && (!r.Paths.Empty() || r.FileOps != 0) {
+		return fmt.Errorf("file selectors (paths, operations) do not apply to event %s", r.Event)
+	}
+	hook, killFallback, err := chooseHook(r, hooks)
+	if err != nil {
+		return err
+	}
+	s.states[i] = RuleState{Name: r.SecurityRuleName(), Source: r.Source, Backend: hook, KillFallback: killFallback}
+	set(&s.hdr.Hook[hook], i)
+
+	kr := &s.rules[i]
+	monitor := r.Mode == policy.ModeMonitor
+	if monitor {
+		kr.Flags |= uint8(bpf.PolicyPolRuleFlagsPOL_MONITOR)
+	}
+	switch r.Action {
+	case policy.ActionAudit:
+		kr.Action = uint8(bpf.PolicyPolActionPOL_ACT_AUDIT)
+	case policy.ActionDeny:
+		kr.Action = uint8(bpf.PolicyPolActionPOL_ACT_DENY)
+		switch {
+		case killFallback:
+			kr.Flags |= uint8(bpf.PolicyPolRuleFlagsPOL_KILL_FALLBACK)
+			if !monitor {
+				set(&s.hdr.Kill, i)
+			}
+		case !monitor && hook.canDeny():
+			set(&s.hdr.Deny, i)
+		}
+	case policy.ActionKill:
+		kr.Action = uint8(bpf.PolicyPolActionPOL_ACT_KILL)
+		if !monitor {
+			set(&s.hdr.Kill, i)
+		}
+	case policy.ActionSignal:
+		kr.Action = uint8(bpf.PolicyPolActionPOL_ACT_SIGNAL)
+		sig := r.Signal
+		if sig <= 0 || sig > 64 {
+			return fmt.Errorf("signal %d: not a signal number", sig)
+		}
+		if sig == syscall.SIGKILL && !monitor {
+			set(&s.hdr.Kill, i)
+		}
+		kr.Signal = uint32(sig)
+		if !monitor {
+			set(&s.hdr.Signal, i)
+		}
+	}
+	if r.Rate.PerSecond > 0 {
+		kr.IntervalNs = uint64(time.Second) / uint64(r.Rate.PerSecond)
+		burst := max(r.Rate.Burst, 1)
+		kr.BurstNs = uint64(burst-1) * kr.IntervalNs
+	}
+
+	if r.Workload.All() {
+		set(&s.hdr.AllWorkloads, i)
+	} else {
+		s.workloads = append(s.workloads, ruleWorkload{rule: i, w: r.Workload})
+	}
+	if r.Binary.Empty() {
+		set(&s.hdr.AnyBinary, i)
+	} else if err := s.addBinaries(i, r.Binary, false); err != nil {
+		return fmt.Errorf("binary: %w", err)
+	}
+	if !r.ExceptBinary.Empty() {
+		set(&s.hdr.BinExcept, i)
+		if err := s.addBinaries(i, r.ExceptBinary, true); err != nil {
+			return fmt.Errorf("except binary: %w", err)
+		}
+	}
+	if len(r.UIDs) == 0 {
+		set(&s.hdr.AnyUid, i)
+	}
+	for _, u := range r.UIDs {
+		b := s.uids[u]
+		set(&b, i)
+		s.uids[u] = b
+	}
+	if len(r.EUIDs) == 0 {
+		set(&s.hdr.AnyEuid, i)
+	}
+	for _, u := range r.EUIDs {
+		b := s.euids[u]
+		set(&b, i)
+		s.euids[u] = b
+	}
+	if r.Paths.Empty() {
+		set(&s.hdr.AnyPath, i)
+	} else if err := addPaths(i, r.Paths, s.pathExact, s.pathPrefix); err != nil {
+		return fmt.Errorf("paths: %w", err)
+	}
+	if r.Event == policy.EventFile {
+		ops := r.FileOps
+		if ops == 0 {
+			ops = policy.FileOpen
+		}
+		for op, bit := range fileOpBits {
+			if ops&op != 0 {
+				set(&s.hdr.FileOp[bit], i)
+				ops &^= op
+			}
+		}
+		if ops != 0 {
+			return fmt.Errorf("file operations %#x: only open, read, write, create and truncate are evaluated in the kernel (lsm/file_open)", uint32(ops))
+		}
+	}
+	if len(r.CIDRs) == 0 {
+		set(&s.hdr.AnyAddr, i)
+	}
+	for _, p := range r.CIDRs {
+		if !p.IsValid() {
+			return fmt.Errorf("invalid CIDR %v", p)
+		}
+		p = p.Masked()
+		m := s.cidr6
+		if p.Addr().Is4() || (p.Addr().Is4In6() && p.Bits() >= 96) {
+			if p.Addr().Is4In6() {
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			}
+			m = s.cidr4
+		}
+		b := m[p]
+		set(&b, i)
+		m[p] = b
+	}
+	if len(r.Ports) == 0 {
+		set(&s.hdr.AnyPort, i)
+	}
+	for _, pr := range r.Ports {
+		if pr.First > pr.Last {
+			return fmt.Errorf("port range %d-%d is empty", pr.First, pr.Last)
+		}
+		for p := int(pr.First); p <= int(pr.Last); p++ {
+			b := s.ports[uint16(p)]
+			set(&b, i)
+			s.ports[uint16(p)] = b
+		}
+	}
+	switch r.Protocol {
+	case "":
+		set(&s.hdr.Tcp, i)
+		set(&s.hdr.Udp, i)
+	case "tcp":
+		set(&s.hdr.Tcp, i)
+	case "udp":
+		set(&s.hdr.Udp, i)
+	default:
+		return fmt.Errorf("protocol %q: must be tcp, udp or empty", r.Protocol)
+	}
+	return nil
+}
+
+// addBinaries adds the binary patterns of rule i, as matches or as exceptions.
+func (s *state) addBinaries(i int, m policy.Match, except bool) error {
+	put := func(mp map[string]binval, k string) {
+		v := mp[k]
+		if except {
+			set(&v.Except, i)
+		} else {
+			set(&v.Match, i)
+		}
+		mp[k] = v
+	}
+	for _, p := range m.Exact {
+		if !strings.HasPrefix(p, "/") || len(p) > MaxPathBytes {
+			return fmt.Errorf("exact path %q: must be absolute and at most %d bytes", p, MaxPathBytes)
+		}
+		put(s.binExact, p)
+	}
+	for _, p := range m.Prefix {
+		if !strings.HasPrefix(p, "/") || len(p) > MaxPathBytes {
+			return fmt.Errorf("path prefix %q: must be absolute and at most %d bytes", p, MaxPathBytes)
+		}
+		put(s.binPrefix, prefixKey(p))
+	}
+	for _, p := range m.Suffix {
+		if p == "" || len(p) > MaxPathBytes {
+			return fmt.Errorf("path suffix %q: must not be empty and at most %d bytes", p, MaxPathBytes)
+		}
+		put(s.binSuffix, reverse(p))
+		set(&s.hdr.BinSuffix, i)
+	}
+	return nil
+}
+
+// reverse reverses a string's bytes: the suffix trie's keys (the kernel reverses the path).
+func reverse(p string) string {
+	b := []byte(p)
+	for i, j := 0, len(b)-1; i < j; i, j = i+1, j-1 {
+		b[i], b[j] = b[j], b[i]
+	}
+	return string(b)
+}
+
+// prefixAncestors are the keys above k in the prefix trie: its prefixes ending in '/'.
+func prefixAncestors(k string, fn func(string)) {
+	for j := 0; j < len(k)-1; j++ {
+		if k[j] == '/' {
+			fn(k[:j+1])
+		}
+	}
+}
+
+// suffixAncestors are the keys above k in the suffix trie: all its proper prefixes (shorter
+// suffixes of the path).
+func suffixAncestors(k string, fn func(string)) {
+	for j := 1; j < len(k); j++ {
+		fn(k[:j])
+	}
+}
+
+// closeBinaries adds to each key the rules of the keys above it (see closePaths).
+func closeBinaries(m map[string]binval, ancestors func(string, func(string))) {
+	own := make(map[string]binval, len(m))
+	for k, v := range m {
+		own[k] = v
+	}
+	for k := range m {
+		v := m[k]
+		ancestors(k, func(a string) {
+			if av, ok := own[a]; ok {
+				or(&v.Match, av.Match)
+				or(&v.Except, av.Except)
+			}
+		})
+		m[k] = v
+	}
+}
+
+// prefixKey is the prefix trie's form of a prefix: with a trailing '/', so that /etc matches
+// /etc and /etc/passwd but not /etcd; the root is "/".
+func prefixKey(p string) string {
+	p = strings.TrimRight(p, "/")
+	return p + "/"
+}
+
+func addPaths(i int, m policy.Match, exact, prefix map[string]bits) error {
+	for _, p := range m.Exact {
+		if !strings.HasPrefix(p, "/") || len(p) > MaxPathBytes {
+			return fmt.Errorf("exact path %q: must be absolute and at most %d bytes", p, MaxPathBytes)
+		}
+		b := exact[p]
+		set(&b, i)
+		exact[p] = b
+	}
+	for _, p := range m.Prefix {
+		if !strings.HasPrefix(p, "/") || len(p) > MaxPathBytes {
+			return fmt.Errorf("path prefix %q: must be absolute and at most %d bytes", p, MaxPathBytes)
+		}
+		k := prefixKey(p)
+		b := prefix[k]
+		set(&b, i)
+		prefix[k] = b
+	}
+	return nil
+}
+
+// closePaths adds to each prefix the rules of the prefixes above it: the trie returns only the
+// longest match, which must stand for every match.
+func closePaths(m map[string]bits) {
+	own := make(map[string]bits, len(m))
+	for k, v := range m {
+		own[k] = v
+	}
+	for k := range m {
+		v := m[k]
+		for j := 0; j < len(k)-1; j++ {
+			if k[j] == '/' {
+				if a, ok := own[k[:j+1]]; ok {
+					or(&v, a)
+				}
+			}
+		}
+		m[k] = v
+	}
+}
+
+func closeCIDRs(m map[netip.Prefix]bits) {
+	own := make(map[netip.Prefix]bits, len(m))
+	for k, v := range m {
+		own[k] = v
+	}
+	for k := range m {
+		v := m[k]
+		for l := 0; l < k.Bits(); l++ {
+			if a, ok := own[netip.PrefixFrom(k.Addr(), l).Masked()]; ok {
+				or(&v, a)
+			}
+		}
+		m[k] = v
+	}
+}
+
+// pathKey is the kernel's key of a path: its bytes, zero-filled, and their length in bits.
+func pathKey(p string) bpf.PolicyFileKey {
+	var k bpf.PolicyFileKey
+	n := copy(k.Data[:], p)
+	k.Prefixlen = uint32(n * 8)
+	return k
+}

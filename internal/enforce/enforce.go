@@ -1,0 +1,590 @@
+// Package enforce turns compiled runtime policies (internal/policy) into kernel state: it loads
+// bpf/policy.bpf.c next to the sensors (sharing their ring buffer and counters), attaches its
+// programs to the hooks this kernel offers, chooses a backend per rule, and applies policy
+// sets atomically (see the design notes at the top of bpf/policy.bpf.c).
+package enforce
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"go.uber.org/zap"
+
+	"github.com/otelsec/otelsec/bpf"
+	"github.com/otelsec/otelsec/internal/policy"
+	"github.com/otelsec/otelsec/internal/sensor"
+)
+
+// Options configure the enforcer.
+type Options struct {
+	Logger *zap.Logger
+	// Pods resolves Kubernetes workload selectors (the node's pod cache, internal/k8s); nil
+	// when there is no cluster: rules that select pods are then refused.
+	Pods PodSource
+	// ResolveInterval is how often the cgroups of workload selectors are resolved again (new
+	// containers, new host cgroups), besides every change of the pod cache. Default 2 s.
+	ResolveInterval time.Duration
+}
+
+// Enforcer holds the policy programs and maps.
+type Enforcer struct {
+	logger      *zap.Logger
+	coll        *ebpf.Collection
+	inner       map[string]*ebpf.MapSpec // inner map specs of the per-generation arrays of maps
+	links       []link.Link
+	attachments []sensor.Attachment
+	hooks       map[Hook]bool
+	cgroupRoot  string
+	pods        PodSource
+	interval    time.Duration
+
+	mu       sync.Mutex // serializes Apply and re-resolution
+	active   uint32     // the generation slot the kernel reads
+	on       bool
+	seq      uint64
+	cur      [2]*state
+	cgroups  [2]map[uint64]bpf.PolicyPolCgroup
+	innerFDs [2]map[string]*ebpf.Map
+	ports    [2][]uint16
+	failed   error // the last Apply's error
+
+	applied, refused atomic.Uint64
+
+	sets sync.Map // generation (uint64) -> *state, the last two applied, for decisions
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// outer maps: one inner map per generation each.
+var outerMaps = []string{
+	"osec_pol_bin_exact", "osec_pol_bin_prefix", "osec_pol_bin_suffix", "osec_pol_path_exact", "osec_pol_path_prefix",
+	"osec_pol_cidr4", "osec_pol_cidr6", "osec_pol_cgroups", "osec_pol_uids", "osec_pol_euids",
+}
+
+// hook programs.
+var hookPrograms = map[Hook][]struct {
+	prog   string
+	attach ebpf.AttachType
+}{
+	HookExecLSM:    {{"osec_pol_exec_lsm", ebpf.AttachLSMMac}},
+	HookExecTP:     {{"osec_pol_exec_tp", ebpf.AttachTraceRawTp}},
+	HookFileLSM:    {{"osec_pol_open_lsm", ebpf.AttachLSMMac}},
+	HookConnectLSM: {{"osec_pol_connect_lsm", ebpf.AttachLSMMac}},
+	HookBindLSM:    {{"osec_pol_bind_lsm", ebpf.AttachLSMMac}},
+	HookSendLSM:    {{"osec_pol_send_lsm", ebpf.AttachLSMMac}},
+	HookConnectCG:  {{"osec_pol_c4", ebpf.AttachCGroupInet4Connect}, {"osec_pol_c6", ebpf.AttachCGroupInet6Connect}},
+	HookBindCG:     {{"osec_pol_b4", ebpf.AttachCGroupInet4Bind}, {"osec_pol_b6", ebpf.AttachCGroupInet6Bind}},
+	HookSendCG:     {{"osec_pol_s4", ebpf.AttachCGroupUDP4Sendmsg}, {"osec_pol_s6", ebpf.AttachCGroupUDP6Sendmsg}},
+}
+
+// HooksFor lists the hooks the enforcer attaches on a kernel with caps: BPF LSM where it is
+// active, else the cgroup sock_addr hooks for the network; the exec tracepoint always (kill).
+func HooksFor(caps sensor.Capabilities) []Hook {
+	var hs []Hook
+	if caps.TPBTF {
+		hs = append(hs, HookExecTP)
+	}
+	if caps.LSM {
+		hs = append(hs, HookExecLSM, HookFileLSM, HookConnectLSM, HookBindLSM, HookSendLSM)
+	} else if caps.CgroupSockAddr && caps.Cgroup2Path != "" {
+		hs = append(hs, HookConnectCG, HookBindCG, HookSendCG)
+	}
+	return hs
+}
+
+// Load loads the policy object into s's ring buffer and counters and attaches its programs.
+// No set applies until Apply.
+func Load(s *sensor.Sensors, caps sensor.Capabilities, opts Options) (_ *Enforcer, err error) {
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.ResolveInterval <= 0 {
+		opts.ResolveInterval = 2 * time.Second
+	}
+	spec, err := bpf.LoadPolicy()
+	if err != nil {
+		return nil, fmt.Errorf("policy enforcer: read BPF object: %w", err)
+	}
+	shared := s.SharedMaps()
+	if rb, ok := shared["osec_events"]; ok {
+		spec.Maps["osec_events"].MaxEntries = rb.MaxEntries()
+	}
+	if v, ok := spec.Variables["wakeup_every"]; ok {
+		if err := v.Set(s.WakeupEvery()); err != nil {
+			return nil, fmt.Errorf("policy enforcer: %w", err)
+		}
+	}
+	hooks := HooksFor(caps)
+	keep := map[string]bool{}
+	for _, h := range hooks {
+		for _, p := range hookPrograms[h] {
+			keep[p.prog] = true
+		}
+	}
+	for name := range spec.Programs {
+		if !keep[name] {
+			delete(spec.Programs, name)
+		}
+	}
+	e := &Enforcer{
+		logger:     opts.Logger,
+		inner:      map[string]*ebpf.MapSpec{},
+		hooks:      map[Hook]bool{},
+		cgroupRoot: caps.Cgroup2Path,
+		pods:       opts.Pods,
+		interval:   opts.ResolveInterval,
+		stop:       make(chan struct{}),
+	}
+	for _, name := range outerMaps {
+		ms := spec.Maps[name]
+		if ms == nil || ms.InnerMap == nil {
+			return nil, fmt.Errorf("policy enforcer: object has no array of maps %s", name)
+		}
+		e.inner[name] = ms.InnerMap.Copy()
+	}
+	e.coll, err = ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: shared})
+	if err != nil {
+		var verr *ebpf.VerifierError
+		if errors.As(err, &verr) {
+			return nil, fmt.Errorf("policy enforcer: load: %+v", verr)
+		}
+		return nil, fmt.Errorf("policy enforcer: load: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			e.Close()
+		}
+	}()
+	for _, h := range hooks {
+		for _, p := range hookPrograms[h] {
+			prog := e.coll.Programs[p.prog]
+			var l link.Link
+			point := p.prog
+			switch p.attach {
+			case ebpf.AttachLSMMac:
+				l, err = link.AttachLSM(link.LSMOptions{Program: prog})
+				point = h.String()
+			case ebpf.AttachTraceRawTp:
+				l, err = link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ebpf.AttachTraceRawTp})
+				point = h.String()
+			default:
+				l, err = link.AttachCgroup(link.CgroupOptions{Path: caps.Cgroup2Path, Attach: p.attach, Program: prog})
+				point = "cgroup/" + cgroupPoint[p.attach]
+			}
+			if err != nil {
+				return nil, fmt.Errorf("policy enforcer: attach %s: %w", point, err)
+			}
+			e.links = append(e.links, l)
+			hk, pt := sensor.HookLSM, point
+			switch {
+			case p.attach == ebpf.AttachTraceRawTp:
+				hk, pt = sensor.HookTPBTF, "sched_process_exec"
+			case p.attach != ebpf.AttachLSMMac:
+				hk, pt = sensor.HookCgroup, cgroupPoint[p.attach]
+			default:
+				pt = point[len("lsm/"):]
+			}
+			e.attachments = append(e.attachments, sensor.Attachment{Event: "policy.decision", Hook: hk, Point: pt})
+		}
+		e.hooks[h] = true
+	}
+	if e.needsResolver() {
+		e.wg.Add(1)
+		go e.resolveLoop()
+	}
+	return e, nil
+}
+
+var cgroupPoint = map[ebpf.AttachType]string{
+	ebpf.AttachCGroupInet4Connect: "connect4", ebpf.AttachCGroupInet6Connect: "connect6",
+	ebpf.AttachCGroupInet4Bind: "bind4", ebpf.AttachCGroupInet6Bind: "bind6",
+	ebpf.AttachCGroupUDP4Sendmsg: "sendmsg4", ebpf.AttachCGroupUDP6Sendmsg: "sendmsg6",
+}
+
+func (e *Enforcer) needsResolver() bool { return e.cgroupRoot != "" }
+
+// Attachments lists the programs attached, for the receiver's log and metrics.
+func (e *Enforcer) Attachments() []sensor.Attachment { return e.attachments }
+
+// Hooks lists the attached hooks (the backends rules can use).
+func (e *Enforcer) Hooks() []Hook {
+	var hs []Hook
+	for h := range e.hooks {
+		hs = append(hs, h)
+	}
+	slices.Sort(hs)
+	return hs
+}
+
+// Apply makes set the policy the kernel enforces. It checks the whole set against this
+// kernel's backends and the map limits first and changes nothing when it fails: the previous
+// set stays in force. Otherwise it fills the inactive generation and switches to it with one
+// map update.
+func (e *Enforcer) Apply(set *policy.Set) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st, err := compile(set, e.hooks)
+	if err == nil {
+		var cg map[uint64]bpf.PolicyPolCgroup
+		if cg, err = e.resolve(st); err == nil {
+			err = e.install(st, cg)
+		}
+	}
+	if err != nil {
+		e.failed = err
+		e.refused.Add(1)
+		gen := uint64(0)
+		if set != nil {
+			gen = set.Generation
+		}
+		e.logger.Error("Policy set refused; the previous set stays in force", zap.Uint64("generation", gen), zap.Error(err))
+		return err
+	}
+	e.failed = nil
+	e.applied.Add(1)
+	for _, rs := range st.states {
+		e.logger.Info("Policy rule loaded", zap.String("rule", rs.Name), zap.String("source", rs.Source),
+			zap.String("backend", rs.Backend.String()), zap.Bool("kill_fallback", rs.KillFallback))
+	}
+	e.logger.Info("Policy set applied", zap.Uint64("generation", set.Generation), zap.Int("rules", len(set.Rules)),
+		zap.Uint32("slot", e.active))
+	return nil
+}
+
+// install writes st into the inactive generation and activates it.
+func (e *Enforcer) install(st *state, cg map[uint64]bpf.PolicyPolCgroup) error {
+	slot := e.active ^ 1
+	if !e.on {
+		slot = e.active
+	}
+	fds, err := e.buildInner(st, cg)
+	if err != nil {
+		return err
+	}
+	// From here on only the inactive slot changes until the final flip.
+	e.seq++
+	st.hdr.Seq = e.seq
+	if err := e.writeSlot(slot, st, fds); err != nil {
+		closeAll(fds)
+		return fmt.Errorf("write policy generation %d: %w", slot, err)
+	}
+	closeAll(e.innerFDs[slot])
+	e.innerFDs[slot] = fds
+	e.cur[slot] = st
+	e.cgroups[slot] = cg
+	if err := e.coll.Maps["osec_pol_active"].Put(uint32(0), bpf.PolicyPolActive{Gen: slot, On: 1}); err != nil {
+		return fmt.Errorf("activate policy generation: %w", err)
+	}
+	if prev := e.cur[slot^1]; prev != nil && e.on && prev.set.Generation != st.set.Generation {
+		// keep the previous set resolvable for records still in flight; drop older ones
+		e.sets.Range(func(k, v any) bool {
+			if k.(uint64) != prev.set.Generation {
+				e.sets.Delete(k)
+			}
+			return true
+		})
+	}
+	e.sets.Store(st.set.Generation, st)
+	e.active, e.on = slot, true
+	return nil
+}
+
+func closeAll(m map[string]*ebpf.Map) {
+	for _, v := range m {
+		v.Close()
+	}
+}
+
+// buildInner creates and fills the inner maps of a generation.
+func (e *Enforcer) buildInner(st *state, cg map[uint64]bpf.PolicyPolCgroup) (_ map[string]*ebpf.Map, err error) {
+	fds := map[string]*ebpf.Map{}
+	defer func() {
+		if err != nil {
+			closeAll(fds)
+		}
+	}()
+	fill := func(name string, n int, put func(m *ebpf.Map) error) error {
+		ms := e.inner[name].Copy()
+		ms.MaxEntries = uint32(max(n, 1))
+		ms.Name = ""
+		m, err := ebpf.NewMap(ms)
+		if err != nil {
+			return fmt.Errorf("create %s (%d entries): %w", name, n, err)
+		}
+		fds[name] = m
+		if err := put(m); err != nil {
+			return fmt.Errorf("fill %s: %w", name, err)
+		}
+		return nil
+	}
+	paths := func(m map[string]bits) func(*ebpf.Map) error {
+		return func(mp *ebpf.Map) error {
+			keys := make([]bpf.PolicyFileKey, 0, len(m))
+			vals := make([]bits, 0, len(m))
+			for k, v := range m {
+				keys = append(keys, pathKey(k))
+				vals = append(vals, v)
+			}
+			return putAll(mp, keys, vals)
+		}
+	}
+	binaries := func(m map[string]binval) func(*ebpf.Map) error {
+		return func(mp *ebpf.Map) error {
+			keys := make([]bpf.PolicyFileKey, 0, len(m))
+			vals := make([]binval, 0, len(m))
+			for k, v := range m {
+				keys = append(keys, pathKey(k))
+				vals = append(vals, v)
+			}
+			return putAll(mp, keys, vals)
+		}
+	}
+	cidrs := func(m map[netip.Prefix]bits, v4 bool) func(*ebpf.Map) error {
+		return func(mp *ebpf.Map) error {
+			vals := make([]bits, 0, len(m))
+			if v4 {
+				keys := make([]bpf.PolicyPolLpm4, 0, len(m))
+				for p, v := range m {
+					keys = append(keys, bpf.PolicyPolLpm4{Prefixlen: uint32(p.Bits()), Addr: p.Addr().As4()})
+					vals = append(vals, v)
+				}
+				return putAll(mp, keys, vals)
+			}
+			keys := make([]bpf.PolicyPolLpm6, 0, len(m))
+			for p, v := range m {
+				keys = append(keys, bpf.PolicyPolLpm6{Prefixlen: uint32(p.Bits()), Addr: p.Addr().As16()})
+				vals = append(vals, v)
+			}
+			return putAll(mp, keys, vals)
+		}
+	}
+	ids := func(m map[uint32]bits) func(*ebpf.Map) error {
+		return func(mp *ebpf.Map) error {
+			keys := make([]uint32, 0, len(m))
+			vals := make([]bits, 0, len(m))
+			for k, v := range m {
+				keys = append(keys, k)
+				vals = append(vals, v)
+			}
+			return putAll(mp, keys, vals)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		n    int
+		put  func(*ebpf.Map) error
+	}{
+		{"osec_pol_bin_exact", len(st.binExact), binaries(st.binExact)},
+		{"osec_pol_bin_prefix", len(st.binPrefix), binaries(st.binPrefix)},
+		{"osec_pol_bin_suffix", len(st.binSuffix), binaries(st.binSuffix)},
+		{"osec_pol_path_exact", len(st.pathExact), paths(st.pathExact)},
+		{"osec_pol_path_prefix", len(st.pathPrefix), paths(st.pathPrefix)},
+		{"osec_pol_cidr4", len(st.cidr4), cidrs(st.cidr4, true)},
+		{"osec_pol_cidr6", len(st.cidr6), cidrs(st.cidr6, false)},
+		{"osec_pol_uids", len(st.uids), ids(st.uids)},
+		{"osec_pol_euids", len(st.euids), ids(st.euids)},
+		{"osec_pol_cgroups", len(cg), func(mp *ebpf.Map) error { return putCgroups(mp, cg) }},
+	} {
+		if err := fill(f.name, f.n, f.put); err != nil {
+			return nil, err
+		}
+	}
+	return fds, nil
+}
+
+func putCgroups(mp *ebpf.Map, cg map[uint64]bpf.PolicyPolCgroup) error {
+	keys := make([]uint64, 0, len(cg))
+	vals := make([]bpf.PolicyPolCgroup, 0, len(cg))
+	for k, v := range cg {
+		keys = append(keys, k)
+		vals = append(vals, v)
+	}
+	return putAll(mp, keys, vals)
+}
+
+// putAll writes keys and values with batch updates where the kernel has them (hash maps),
+// one by one otherwise (LPM tries have no batch operations).
+func putAll[K, V any](m *ebpf.Map, keys []K, vals []V) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	if m.Type() == ebpf.Hash || m.Type() == ebpf.Array {
+		if _, err := m.BatchUpdate(keys, vals, nil); err == nil {
+			return nil
+		} else if !errors.Is(err, ebpf.ErrNotSupported) {
+			return err
+		}
+	}
+	for i := range keys {
+		if err := m.Put(keys[i], vals[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeSlot writes the header, rules, rate state, ports and inner maps of slot.
+func (e *Enforcer) writeSlot(slot uint32, st *state, fds map[string]*ebpf.Map) error {
+	base := slot * MaxRules
+	keys := make([]uint32, MaxRules)
+	rules := make([]bpf.PolicyPolRule, MaxRules)
+	zero := make([]uint64, MaxRules)
+	for i := range keys {
+		keys[i] = base + uint32(i)
+	}
+	copy(rules, st.rules)
+	if err := putAll(e.coll.Maps["osec_pol_rules"], keys, rules); err != nil {
+		return fmt.Errorf("rules: %w", err)
+	}
+	if err := putAll(e.coll.Maps["osec_pol_rate"], keys, zero); err != nil {
+		return fmt.Errorf("rate limits: %w", err)
+	}
+	// Ports: clear what the slot held, write the new set.
+	var pk []uint32
+	var pv []bits
+	for _, p := range e.ports[slot] {
+		if _, ok := st.ports[p]; !ok {
+			pk = append(pk, slot*65536+uint32(p))
+			pv = append(pv, bits{})
+		}
+	}
+	written := make([]uint16, 0, len(st.ports))
+	for p, v := range st.ports {
+		pk = append(pk, slot*65536+uint32(p))
+		pv = append(pv, v)
+		written = append(written, p)
+	}
+	if err := putAll(e.coll.Maps["osec_pol_ports"], pk, pv); err != nil {
+		return fmt.Errorf("ports: %w", err)
+	}
+	e.ports[slot] = written
+	for _, name := range outerMaps {
+		if err := e.coll.Maps[name].Put(slot, fds[name]); err != nil {
+			return fmt.Errorf("%s[%d]: %w", name, slot, err)
+		}
+	}
+	if err := e.coll.Maps["osec_pol_hdr"].Put(slot, &st.hdr); err != nil {
+		return fmt.Errorf("header: %w", err)
+	}
+	return nil
+}
+
+// Decision names a decision record's rule: its set and state, by the generation and rule id
+// the record carries. ok is false for a set no longer known.
+func (e *Enforcer) Decision(generation uint64, ruleID uint32) (r *policy.Rule, rs RuleState, ok bool) {
+	v, ok := e.sets.Load(generation)
+	if !ok {
+		return nil, RuleState{}, false
+	}
+	st := v.(*state)
+	if ruleID == 0 || int(ruleID) > len(st.set.Rules) {
+		return nil, RuleState{}, false
+	}
+	return &st.set.Rules[ruleID-1], st.states[ruleID-1], true
+}
+
+// Rules returns the state of each rule of the set in force.
+func (e *Enforcer) Rules() []RuleState {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.on || e.cur[e.active] == nil {
+		return nil
+	}
+	return slices.Clone(e.cur[e.active].states)
+}
+
+// Sets counts the sets applied and refused.
+func (e *Enforcer) Sets() (applied, refused uint64) { return e.applied.Load(), e.refused.Load() }
+
+// LastError is the error of the last Apply, nil when it succeeded.
+func (e *Enforcer) LastError() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.failed
+}
+
+// Stats are the enforcer's kernel counters summed over CPUs.
+type Stats struct {
+	Evaluated, Matched [numHooks]uint64
+	RateLimited        uint64
+	Truncated          uint64 // decisions beyond the per-operation bound (not recorded)
+	PathUnmatchable    uint64
+}
+
+// Stats reads the kernel counters.
+func (e *Enforcer) Stats() (Stats, error) {
+	var per []bpf.PolicyPolStats
+	if err := e.coll.Maps["osec_pol_stats"].Lookup(uint32(0), &per); err != nil {
+		return Stats{}, fmt.Errorf("read policy stats: %w", err)
+	}
+	var s Stats
+	for _, c := range per {
+		for i := range s.Evaluated {
+			s.Evaluated[i] += c.Evaluated[i]
+			s.Matched[i] += c.Matched[i]
+		}
+		s.RateLimited += c.RateLimited
+		s.Truncated += c.Truncated
+		s.PathUnmatchable += c.PathUnmatchable
+	}
+	return s, nil
+}
+
+// ProgramIDs returns the ids of the loaded programs (for bpf_stats).
+func (e *Enforcer) ProgramIDs() map[string]ebpf.ProgramID {
+	ids := map[string]ebpf.ProgramID{}
+	for name, p := range e.coll.Programs {
+		if info, err := p.Info(); err == nil {
+			if id, ok := info.ID(); ok {
+				ids[name] = id
+			}
+		}
+	}
+	return ids
+}
+
+// Map returns one of the enforcer's maps by name (tests read them back).
+func (e *Enforcer) Map(name string) *ebpf.Map { return e.coll.Maps[name] }
+
+// Detach detaches every program: nothing is enforced any more.
+func (e *Enforcer) Detach() error {
+	var errs []error
+	for i := len(e.links) - 1; i >= 0; i-- {
+		if err := e.links[i].Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	e.links = nil
+	return errors.Join(errs...)
+}
+
+// Close stops the resolver, detaches the programs and releases the maps.
+func (e *Enforcer) Close() error {
+	select {
+	case <-e.stop:
+	default:
+		close(e.stop)
+	}
+	e.wg.Wait()
+	err := e.Detach()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := range e.innerFDs {
+		closeAll(e.innerFDs[i])
+		e.innerFDs[i] = nil
+	}
+	if e.coll != nil {
+		e.coll.Close()
+		e.coll = nil
+	}
+	return err
+}

@@ -1,0 +1,816 @@
+package enforce
+
+// The enforcer on whatever kernel runs the tests (the host, or a Debian kernel under qemu via
+// `make vmtest`): real programs, real exec and connect, every decision record asserted. Tests
+// that need a backend this kernel lacks say so and skip; the others never skip.
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/otelsec/otelsec/bpf"
+	"github.com/otelsec/otelsec/internal/k8s"
+	"github.com/otelsec/otelsec/internal/kernel"
+	"github.com/otelsec/otelsec/internal/policy"
+	"github.com/otelsec/otelsec/internal/sensor"
+)
+
+// recordWait bounds the wait for records; generous because guests run under TCG emulation.
+const recordWait = 30 * time.Second
+
+type env struct {
+	caps     sensor.Capabilities
+	sensors  *sensor.Sensors
+	enf      *Enforcer
+	reader   *ringbuf.Reader
+	mu       sync.Mutex
+	records  []sensor.Decision
+	readDone chan struct{}
+}
+
+func newEnv(t testing.TB) *env {
+	return newEnvWith(t, Options{ResolveInterval: 200 * time.Millisecond})
+}
+
+// newEnvWith loads the sensors and the enforcer; wakeupEvery (default 1: every record wakes
+// the reader, for the tests' latency) is the ring buffer's wakeup batching.
+func newEnvWith(t testing.TB, opts Options, wakeupEvery ...uint32) *env {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to load BPF programs")
+	}
+	f, err := kernel.Probe()
+	require.NoError(t, err)
+	require.NoError(t, f.Require())
+	caps := sensor.CapabilitiesOf(f)
+	wakeup := uint32(1)
+	if len(wakeupEvery) > 0 {
+		wakeup = wakeupEvery[0]
+	}
+	s, err := sensor.Load(sensor.Options{ProcessHook: sensor.HookAuto, RingBufferSize: 1 << 22, WakeupEvery: wakeup, ArgsMaxBytes: 256}, caps)
+	require.NoError(t, err)
+	enf, err := Load(s, caps, opts)
+	if err != nil {
+		s.Close()
+		require.NoError(t, err)
+	}
+	rd, err := ringbuf.NewReader(s.Events())
+	require.NoError(t, err)
+	e := &env{caps: caps, sensors: s, enf: enf, reader: rd, readDone: make(chan struct{})}
+	go e.read()
+	t.Cleanup(func() {
+		st, err := s.Stats()
+		if assert.NoError(t, err) {
+			assert.Zero(t, st.Lost[sensor.KindPolicy], "policy records lost")
+		}
+		assert.NoError(t, enf.Close())
+		rd.Close()
+		<-e.readDone
+		assert.NoError(t, s.Close())
+	})
+	t.Logf("kernel %s, hooks %v", f.Release, enf.Hooks())
+	return e
+}
+
+func (e *env) read() {
+	defer close(e.readDone)
+	var rec ringbuf.Record
+	for {
+		if err := e.reader.ReadInto(&rec); err != nil {
+			return
+		}
+		if k, err := sensor.PeekKind(rec.RawSample); err != nil || k != sensor.KindPolicy {
+			continue
+		}
+		var d sensor.Decision
+		if err := sensor.DecodeDecision(rec.RawSample, &d); err != nil {
+			panic(err)
+		}
+		e.mu.Lock()
+		e.records = append(e.records, d)
+		e.mu.Unlock()
+	}
+}
+
+// wait returns the first decision that satisfies match, failing after recordWait.
+func (e *env) wait(t *testing.T, match func(*sensor.Decision) bool) sensor.Decision {
+	t.Helper()
+	deadline := time.Now().Add(recordWait)
+	for time.Now().Before(deadline) {
+		e.mu.Lock()
+		for i := range e.records {
+			if match(&e.records[i]) {
+				d := e.records[i]
+				e.mu.Unlock()
+				return d
+			}
+		}
+		e.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t.Fatalf("no matching decision record within %s; have %+v", recordWait, e.records)
+	return sensor.Decision{}
+}
+
+// none asserts that no decision matches after a short settling time.
+func (e *env) none(t *testing.T, match func(*sensor.Decision) bool) {
+	t.Helper()
+	time.Sleep(200 * time.Millisecond)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := range e.records {
+		require.False(t, match(&e.records[i]), "unexpected decision %+v", e.records[i])
+	}
+}
+
+func rule(id uint32, name string, ev policy.Event, act policy.Action) policy.Rule {
+	return policy.Rule{ID: id, Policy: "test", Name: name, Source: "enforce_test.go", Event: ev, Action: act, Mode: policy.ModeEnforce}
+}
+
+// copyTouch copies touch into dir: a binary only the test's rules name.
+func copyTouch(t *testing.T, dir string) string {
+	src, err := filepath.EvalSymlinks("/bin/touch")
+	require.NoError(t, err)
+	dst := filepath.Join(dir, "bin", "touch")
+	require.NoError(t, os.MkdirAll(filepath.Dir(dst), 0o755))
+	in, err := os.Open(src)
+	require.NoError(t, err)
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	require.NoError(t, err)
+	_, err = io.Copy(out, in)
+	require.NoError(t, err)
+	require.NoError(t, out.Close())
+	dst, err = filepath.EvalSymlinks(dst)
+	require.NoError(t, err)
+	return dst
+}
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func TestKillOnExec(t *testing.T) {
+	e := newEnv(t)
+	if !e.enf.hooks[HookExecTP] && !e.enf.hooks[HookExecLSM] {
+		t.Skip("this kernel has neither tp_btf nor BPF LSM: no exec backend")
+	}
+	dir := t.TempDir()
+	touch := copyTouch(t, dir)
+	r := rule(1, "kill-touch", policy.EventExec, policy.ActionKill)
+	r.Signal = syscall.SIGKILL
+	r.Binary.Exact = []string{touch}
+	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 7, Rules: []policy.Rule{r}}))
+
+	marker := filepath.Join(dir, "created")
+	cmd := exec.Command(touch, marker)
+	err := cmd.Run()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, "the denied binary must be killed")
+	ws := ee.Sys().(syscall.WaitStatus)
+	require.True(t, ws.Signaled(), "status %v", ws)
+	require.Equal(t, syscall.SIGKILL, ws.Signal())
+	require.False(t, exists(marker), "the killed binary's side effect happened")
+
+	pid := uint32(cmd.Process.Pid)
+	d := e.wait(t, func(d *sensor.Decision) bool { return d.TGID == pid })
+	wantHook := HookExecTP
+	if !e.enf.hooks[HookExecTP] {
+		wantHook = HookExecLSM
+	}
+	assert.Equal(t, sensor.KindPolicy, d.Kind)
+	assert.Equal(t, uint64(7), d.Generation)
+	assert.Equal(t, uint32(1), d.RuleID)
+	assert.Equal(t, uint8(wantHook), d.Hook)
+	assert.Equal(t, uint8(bpf.PolicyPolActionPOL_ACT_KILL), d.Action)
+	assert.Equal(t, uint8(bpf.PolicyPolOutcomePOL_OUT_KILLED), d.Outcome)
+	assert.True(t, d.HasPath)
+	assert.Equal(t, touch, d.Path)
+	assert.False(t, d.HasAddr)
+	assert.Equal(t, uint32(os.Getuid()), d.UID)
+	rr, rs, ok := e.enf.Decision(7, 1)
+	require.True(t, ok)
+	assert.Equal(t, "test/kill-touch", rr.SecurityRuleName())
+	assert.Equal(t, wantHook, rs.Backend)
+
+	// Another binary is untouched by the rule.
+	other := filepath.Join(dir, "other")
+	require.NoError(t, exec.Command("/bin/touch", other).Run())
+	require.True(t, exists(other))
+
+	// By suffix, with an exception: every .../touch but the system's.
+	system, err := filepath.EvalSymlinks("/bin/touch")
+	require.NoError(t, err)
+	r.Binary = policy.Match{Suffix: []string{"/touch"}}
+	r.ExceptBinary = policy.Match{Exact: []string{system}}
+	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 8, Rules: []policy.Rule{r}}))
+	cmd = exec.Command(touch, marker)
+	require.Error(t, cmd.Run(), "a binary ending in /touch is killed")
+	require.False(t, exists(marker))
+	d = e.wait(t, func(d *sensor.Decision) bool { return d.TGID == uint32(cmd.Process.Pid) })
+	assert.Equal(t, uint64(8), d.Generation)
+	assert.Equal(t, touch, d.Path)
+	excepted := filepath.Join(dir, "excepted")
+	require.NoError(t, exec.Command(system, excepted).Run(), "the excepted binary runs")
+	require.True(t, exists(excepted))
+}
+
+func TestDenyExecFallbackKill(t *testing.T) {
+	e := newEnv(t)
+	if e.enf.hooks[HookExecLSM] {
+		t.Skip("BPF LSM is active here: a deny is an LSM deny (TestLSM)")
+	}
+	if !e.enf.hooks[HookExecTP] {
+		t.Skip("no tp_btf: no exec backend")
+	}
+	dir := t.TempDir()
+	touch := copyTouch(t, dir)
+	r := rule(1, "deny-touch", policy.EventExec, policy.ActionDeny)
+	r.Binary.Prefix = []string{filepath.Dir(touch)}
+	err := e.enf.Apply(&policy.Set{Generation: 1, Rules: []policy.Rule{r}})
+	require.Error(t, err, "a deny no backend can honour is an error")
+	assert.Contains(t, err.Error(), "test/deny-touch")
+	assert.Contains(t, err.Error(), "fallback: kill")
+
+	r.FallbackKill = true
+	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 2, Rules: []policy.Rule{r}}))
+	marker := filepath.Join(dir, "created")
+	cmd := exec.Command(touch, marker)
+	require.Error(t, cmd.Run())
+	require.False(t, exists(marker))
+	d := e.wait(t, func(d *sensor.Decision) bool { return d.TGID == uint32(cmd.Process.Pid) })
+	assert.Equal(t, uint8(bpf.PolicyPolActionPOL_ACT_DENY), d.Action)
+	assert.Equal(t, uint8(bpf.PolicyPolOutcomePOL_OUT_KILLED), d.Outcome)
+	assert.Equal(t, uint8(bpf.PolicyPolRuleFlagsPOL_KILL_FALLBACK), d.RuleFlags)
+	assert.Equal(t, touch, d.Path)
+}
+
+// listener accepts and closes connections until the test ends.
+func listener(t *testing.T, network, addr string) netip.AddrPort {
+	l, err := net.Listen(network, addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return netip.MustParseAddrPort(l.Addr().String())
+}
+
+// connect connects from this process (the test's cgroup) with a raw socket: the errno.
+func connect(ap netip.AddrPort) error {
+	fam := unix.AF_INET6
+	var sa unix.Sockaddr = &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
+	if ap.Addr().Is4() {
+		fam = unix.AF_INET
+		sa = &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
+	}
+	fd, err := unix.Socket(fam, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Connect(fd, sa)
+}
+
+func networkHook(e *env) (Hook, bool) {
+	if e.enf.hooks[HookConnectLSM] {
+		return HookConnectLSM, true
+	}
+	return HookConnectCG, e.enf.hooks[HookConnectCG]
+}
+
+func TestConnectDeny(t *testing.T) {
+	e := newEnv(t)
+	loopbackUp(t)
+	hook, ok := networkHook(e)
+	if !ok {
+		t.Skip("this kernel has neither BPF LSM nor cgroup sock_addr hooks")
+	}
+	denied := listener(t, "tcp4", "127.0.0.1:0")
+	allowed := listener(t, "tcp4", "127.0.0.1:0")
+	denied6 := listener(t, "tcp6", "[::1]:0")
+
+	r := rule(1, "deny-local-port", policy.EventConnect, policy.ActionDeny)
+	r.CIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	r.Ports = []policy.PortRange{{First: denied.Port(), Last: denied.Port()}, {First: denied6.Port(), Last: denied6.Port()}}
+	r.Protocol = "tcp"
+	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 3, Rules: []policy.Rule{r}}))
+	rs := e.enf.Rules()
+	require.Len(t, rs, 1)
+	assert.Equal(t, hook, rs[0].Backend)
+
+	require.ErrorIs(t, connect(denied), unix.EPERM)
+	require.NoError(t, connect(allowed))
+	require.ErrorIs(t, connect(denied6), unix.EPERM)
+
+	pid := uint32(os.Getpid())
+	d := e.wait(t, func(d *sensor.Decision) bool { return d.TGID == pid && d.Port == denied.Port() })
+	assert.Equal(t, uint64(3), d.Generation)
+	assert.Equal(t, uint32(1), d.RuleID)
+	assert.Equal(t, uint8(hook), d.Hook)
+	assert.Equal(t, uint8(bpf.PolicyPolActionPOL_ACT_DENY), d.Action)
+	assert.Equal(t, uint8(bpf.PolicyPolOutcomePOL_OUT_DENIED), d.Outcome)
+	assert.True(t, d.HasAddr)
+	assert.Equal(t, netip.MustParseAddr("127.0.0.1"), d.Addr)
+	assert.Equal(t, uint16(unix.IPPROTO_TCP), d.Protocol)
+	assert.False(t, d.HasPath)
+	d6 := e.wait(t, func(d *sensor.Decision) bool { return d.TGID == pid && d.Port == denied6.Port() })
+	assert.Equal(t, netip.MustParseAddr("::1"), d6.Addr)
+	assert.Equal(t, uint8(bpf.PolicyPolOutcomePOL_OUT_DENIED), d6.Outcome)
+	e.none(t, func(d *sensor.Decision) bool { return d.Port == allowed.Port() })
+
+	// A new set swaps in: now the other port is denied and the first works.
+	r.Ports = []policy.PortRange{{First: allowed.Port(), Last: allowed.Port()}}
+	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 4, Rules: []policy.Rule{r}}))
+	require.NoError(t, connect(denied))
+	require.ErrorIs(t, connect(allowed), unix.EPERM)
+	d = e.wait(t, func(d *sensor.Decision) bool { return d.Generation == 4 })
+	assert.Equal(t, allowed.Port(), d.Port)
+
+	// Monitor mode reports without blocking.
+	r.Mode = policy.ModeMonitor
+	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 5, Rules: []policy.Rule{r}}))
+	require.NoError(t, connect(allowed))
+	d = e.wait(t, func(d *sensor.Decision) bool { return d.Generation == 5 })
+	assert.Equal(t, uint8(bpf.PolicyPolOutcomePOL_OUT_WOULD_DENY), d.Outcome)
+	assert.Equal(t, uint8(bpf.PolicyPolRuleFlagsPOL_MONITOR), d.RuleFlags)
+	assert.Equal(t, allowed.Port(), d.Port)
+
+	// An empty set enforces nothing.
+	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 6}))
+	require.NoError(t, connect(allowed))
+}
+
+func TestRateLimit(t *testing.T) {
+	e := newEnv(t)
+	loopbackUp(t)
+	if _, ok := networkHook(e); !ok {
+		t.Skip("this kernel has neither BPF LSM nor cgroup sock_addr hooks")
+	}
+	target := listener(t, "tcp4", "127.0.0.1:0")
+	r := rule(1, "audit-connect", policy.EventConnect, policy.ActionAudit)
+	r.Ports = []policy.PortRange{{First: target.Port(), Last: target.Port()}}
+	r.Rate = policy.Rate{PerSecond: 1, Burst: 2}
+	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 9, Rules: []policy.Rule{r}}))
+	for i := 0; i < 10; i++ {
+		require.NoError(t, connect(target))
+	}
+	e.wait(t, func(d *sensor.Decision) bool { return d.Generation == 9 })
+	time.Sleep(200 * time.Millisecond)
+	e.mu.Lock()
+	n := 0
+	for _, d := range e.records {
+		if d.Generation == 9 {
+			n++
+			assert.Equal(t, uint8(bpf.PolicyPolOutcomePOL_OUT_AUDITED), d.Outcome)
+		}
+	}
+	e.mu.Unlock()
+	assert.Equal(t, 2, n, "a burst of 2 records, the rest rate-limited")
+	st, err := e.enf.Stats()
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, st.RateLimited, uint64(8))
+}
+
+// makeCgroup creates a cgroup directory under the cgroup2 root and returns its path from the
+// root and an O_PATH fd for clone3's CLONE_INTO_CGROUP.
+func makeCgroup(t *testing.T, root, name string) (string, int) {
+	p := filepath.Join(root, name)
+	require.NoError(t, os.Mkdir(p, 0o755))
+	t.Cleanup(func() {
+		for i := 0; i < 50 && os.Remove(p) != nil; i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	fd, err := unix.Open(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { unix.Close(fd) })
+	return "/" + name, fd
+}
+
+func runIn(cgroupFD int, name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: cgroupFD}
+	return cmd
+}
+
+func TestWorkloadCgroup(t *testing.T) {
+	e := newEnv(t)
+	if !e.enf.hooks[HookExecTP] {
+		t.Skip("no tp_btf: no kill backend for exec")
+	}
+	if e.caps.Cgroup2Path == "" {
+		t.Skip("no cgroup2 hierarchy mounted")
+	}
+	pid := os.Getpid()
+	pathA, fdA := makeCgroup(t, e.caps.Cgroup2Path, fmt.Sprintf("otelsec-enf-a-%d", pid))
+	_, fdB := makeCgroup(t, e.caps.Cgroup2Path, fmt.Sprintf("otelsec-enf-b-%d", pid))
+	dir := t.TempDir()
+	touch := copyTouch(t, dir)
+
+	r := rule(1, "kill-touch-in-a", policy.EventExec, policy.ActionKill)
+	r.Signal = syscall.SIGKILL
+	r.Binary.Exact = []string{touch}
+	r.Workload.CgroupPaths = []string{pathA}
+	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 11, Rules: []policy.Rule{r}}))
+
+	inA := filepath.Join(dir, "in-a")
+	cmd := runIn(fdA, touch, inA)
+	require.Error(t, cmd.Run())
+	require.False(t, exists(inA), "killed in the selected cgroup")
+	d := e.wait(t, func(d *sensor.Decision) bool { return d.TGID == uint32(cmd.Process.Pid) })
+	var st unix.Stat_t
+	require.NoError(t, unix.Fstat(fdA, &st))
+	assert.Equal(t, st.Ino, d.CgroupID)
+	assert.Equal(t, uint8(bpf.PolicyPolOutcomePOL_OUT_KILLED), d.Outcome)
+
+	inB := filepath.Join(dir, "in-b")
+	cmdB := runIn(fdB, touch, inB)
+	require.NoError(t, cmdB.Run(), "the same binary runs in another cgroup")
+	require.True(t, exists(inB))
+	e.none(t, func(d *sensor.Decision) bool { return d.TGID == uint32(cmdB.Process.Pid) })
+
+	// A cgroup created below the selected one after the set was applied is selected at once.
+	sub := filepath.Join(e.caps.Cgroup2Path, pathA, "child")
+	require.NoError(t, os.Mkdir(sub, 0o755))
+	t.Cleanup(func() { os.Remove(sub) })
+	fdSub, err := unix.Open(sub, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer unix.Close(fdSub)
+	inSub := filepath.Join(dir, "in-sub")
+	require.Error(t, runIn(fdSub, touch, inSub).Run())
+	require.False(t, exists(inSub))
+
+	// Host: every non-container cgroup, exactly.
+	r.Workload = policy.Workload{Host: true}
+	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 12, Rules: []policy.Rule{r}}))
+	inB2 := filepath.Join(dir, "in-b2")
+	require.Error(t, runIn(fdB, touch, inB2).Run(), "cgroup b is a host cgroup")
+	require.False(t, exists(inB2))
+}
+
+// snapshot reads back every map a set writes: the active index, both generations' headers,
+// rules and rate state, the ports in use, and the inner maps in each slot of every array of
+// maps with their contents.
+func snapshot(t *testing.T, e *Enforcer) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	dump := func(name string, m *ebpf.Map) {
+		it := m.Iterate()
+		var k, v []byte
+		var sb strings.Builder
+		n := 0
+		for it.Next(&k, &v) {
+			if m.Type() == ebpf.Array && !slices.ContainsFunc(v, func(b byte) bool { return b != 0 }) {
+				continue // zero array entries: only the others are worth comparing
+			}
+			fmt.Fprintf(&sb, "%x=%x;", k, v)
+			n++
+		}
+		require.NoError(t, it.Err(), name)
+		out[name] = fmt.Sprintf("%d entries: %s", n, sb.String())
+	}
+	for _, name := range []string{"osec_pol_active", "osec_pol_hdr", "osec_pol_rules", "osec_pol_rate", "osec_pol_ports"} {
+		dump(name, e.Map(name))
+	}
+	for _, name := range outerMaps {
+		for slot := uint32(0); slot < 2; slot++ {
+			var id uint32
+			err := e.Map(name).Lookup(slot, &id)
+			key := name + "[" + strconv.Itoa(int(slot)) + "]"
+			if err != nil {
+				out[key] = "empty"
+				continue
+			}
+			m, err := ebpf.NewMapFromID(ebpf.MapID(id))
+			require.NoError(t, err)
+			dump(key, m)
+			out[key] = fmt.Sprintf("id %d: %s", id, out[key])
+			m.Close()
+		}
+	}
+	return out
+}
+
+func TestApplyRefusesAndChangesNothing(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	good := rule(1, "audit-touch", policy.EventExec, policy.ActionAudit)
+	good.Binary.Prefix = []string{dir}
+	good.UIDs = []uint32{0, 1000}
+	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 20, Rules: []policy.Rule{good}}))
+	if _, ok := networkHook(e); ok {
+		n := rule(2, "deny-net", policy.EventConnect, policy.ActionDeny)
+		n.CIDRs = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+		n.Ports = []policy.PortRange{{First: 22, Last: 22}}
+		require.NoError(t, e.enf.Apply(&policy.Set{Generation: 21, Rules: []policy.Rule{good, n}}))
+	}
+	before := snapshot(t, e.enf)
+	stateBefore := e.enf.Rules()
+
+	tooMany := &policy.Set{Generation: 30}
+	for i := 0; i < MaxRules+1; i++ {
+		r := rule(uint32(i+1), "r"+strconv.Itoa(i), policy.EventExec, policy.ActionAudit)
+		tooMany.Rules = append(tooMany.Rules, r)
+	}
+	bigPaths := rule(1, "big", policy.EventExec, policy.ActionAudit)
+	for i := 0; i <= MaxPathEntries; i++ {
+		bigPaths.Binary.Prefix = append(bigPaths.Binary.Prefix, "/p/"+strconv.Itoa(i))
+	}
+	bigCIDRs := rule(1, "bigcidr", policy.EventConnect, policy.ActionAudit)
+	for i := 0; i <= MaxCIDREntries; i++ {
+		bigCIDRs.CIDRs = append(bigCIDRs.CIDRs, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 32))
+	}
+	fileDeny := rule(2, "deny-shadow", policy.EventFile, policy.ActionDeny)
+	fileDeny.Paths.Exact = []string{"/etc/shadow"}
+	listen := rule(2, "deny-listen", policy.EventListen, policy.ActionDeny)
+	longPath := rule(2, "long", policy.EventExec, policy.ActionAudit)
+	longPath.Binary.Exact = []string{"/" + strings.Repeat("a", 300)}
+	args := rule(2, "args", policy.EventExec, policy.ActionAudit)
+	args.ArgsContain = []string{"-c"}
+	badID := rule(5, "bad-id", policy.EventExec, policy.ActionAudit)
+
+	cases := map[string]*policy.Set{
+		"too many rules":            tooMany,
+		"too many path prefixes":    {Generation: 31, Rules: []policy.Rule{bigPaths}},
+		"too many CIDRs":            {Generation: 32, Rules: []policy.Rule{bigCIDRs}},
+		"listen has no backend":     {Generation: 34, Rules: []policy.Rule{good, listen}},
+		"path too long":             {Generation: 35, Rules: []policy.Rule{good, longPath}},
+		"unsupported selector":      {Generation: 36, Rules: []policy.Rule{good, args}},
+		"rule ids not index plus 1": {Generation: 37, Rules: []policy.Rule{badID}},
+	}
+	if !e.enf.hooks[HookFileLSM] {
+		cases["file deny without BPF LSM"] = &policy.Set{Generation: 33, Rules: []policy.Rule{good, fileDeny}}
+	}
+	for name, set := range cases {
+		t.Run(name, func(t *testing.T) {
+			err := e.enf.Apply(set)
+			require.Error(t, err)
+			t.Log(err)
+			require.Equal(t, err, e.enf.LastError())
+			assert.Equal(t, before, snapshot(t, e.enf), "maps changed by a refused set")
+			assert.Equal(t, stateBefore, e.enf.Rules())
+		})
+	}
+
+	// The set in force still works after the refusals.
+	if len(stateBefore) == 2 {
+		err := connect(netip.MustParseAddrPort("10.255.255.1:22"))
+		require.ErrorIs(t, err, unix.EPERM)
+	}
+}
+
+func TestCompileClosure(t *testing.T) {
+	a := rule(1, "a", policy.EventExec, policy.ActionAudit)
+	a.Binary.Prefix = []string{"/usr"}
+	b := rule(2, "b", policy.EventExec, policy.ActionAudit)
+	b.Binary.Prefix = []string{"/usr/bin/"}
+	c := rule(3, "c", policy.EventConnect, policy.ActionAudit)
+	c.CIDRs = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::ffff:10.1.0.0/112"), netip.MustParsePrefix("fd00::/8")}
+	d := rule(4, "d", policy.EventConnect, policy.ActionAudit)
+	d.CIDRs = []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}
+	root := rule(5, "root", policy.EventExec, policy.ActionAudit)
+	root.Binary.Prefix = []string{"/"}
+	st, err := compile(&policy.Set{Rules: []policy.Rule{a, b, c, d, root}}, map[Hook]bool{HookExecTP: true, HookConnectCG: true})
+	require.NoError(t, err)
+	bitsOf := func(ids ...int) bits {
+		var b bits
+		for _, i := range ids {
+			set(&b, i-1)
+		}
+		return b
+	}
+	assert.Equal(t, map[string]binval{"/": {Match: bitsOf(5)}, "/usr/": {Match: bitsOf(1, 5)}, "/usr/bin/": {Match: bitsOf(1, 2, 5)}}, st.binPrefix)
+	assert.Equal(t, map[netip.Prefix]bits{
+		netip.MustParsePrefix("10.0.0.0/8"):  bitsOf(3),
+		netip.MustParsePrefix("10.1.0.0/16"): bitsOf(3, 4),
+	}, st.cidr4)
+	assert.Equal(t, map[netip.Prefix]bits{netip.MustParsePrefix("fd00::/8"): bitsOf(3)}, st.cidr6)
+	assert.Equal(t, bitsOf(1, 2, 5), st.hdr.Hook[HookExecTP])
+	assert.Equal(t, bitsOf(3, 4), st.hdr.Hook[HookConnectCG])
+	assert.Equal(t, bitsOf(3, 4), st.hdr.AnyBinary)
+
+	// Suffixes are stored reversed, each with the rules of the shorter suffixes it ends with;
+	// exceptions alongside.
+	sh := rule(1, "sh", policy.EventExec, policy.ActionAudit)
+	sh.Binary.Suffix = []string{"sh", "/bash"}
+	sh.ExceptBinary.Exact = []string{"/usr/bin/bash"}
+	dash := rule(2, "dash", policy.EventExec, policy.ActionAudit)
+	dash.Binary.Suffix = []string{"/dash"}
+	dash.ExceptBinary.Suffix = []string{"ash"}
+	st, err = compile(&policy.Set{Rules: []policy.Rule{sh, dash}}, map[Hook]bool{HookExecTP: true})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]binval{
+		"hs":    {Match: bitsOf(1)},
+		"hsab/": {Match: bitsOf(1), Except: bitsOf(2)},
+		"hsad/": {Match: bitsOf(1, 2), Except: bitsOf(2)},
+		"hsa":   {Match: bitsOf(1), Except: bitsOf(2)},
+	}, st.binSuffix)
+	assert.Equal(t, map[string]binval{"/usr/bin/bash": {Except: bitsOf(1)}}, st.binExact)
+	assert.Equal(t, bitsOf(1, 2), st.hdr.BinSuffix)
+	assert.Equal(t, bitsOf(1, 2), st.hdr.BinExcept)
+}
+
+// loopbackUp raises lo where nothing did (a guest's init): the allowed connections need it.
+func loopbackUp(t *testing.T) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	require.NoError(t, err)
+	require.NoError(t, unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr))
+	if ifr.Uint16()&unix.IFF_UP == 0 {
+		ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+		require.NoError(t, unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr))
+	}
+}
+
+// TestLSM: deny with BPF LSM, where it is active (the qemu kernels of `make vmtest`).
+func TestLSM(t *testing.T) {
+	e := newEnv(t)
+	if !e.enf.hooks[HookExecLSM] {
+		t.Skip("BPF LSM is not active on this kernel (lsm= without bpf, or programs refused): run `make vmtest`")
+	}
+	dir := t.TempDir()
+	touch := copyTouch(t, dir)
+
+	t.Run("exec", func(t *testing.T) {
+		r := rule(1, "deny-touch", policy.EventExec, policy.ActionDeny)
+		r.Binary.Prefix = []string{filepath.Dir(touch)}
+		require.NoError(t, e.enf.Apply(&policy.Set{Generation: 40, Rules: []policy.Rule{r}}))
+		require.Equal(t, HookExecLSM, e.enf.Rules()[0].Backend)
+		marker := filepath.Join(dir, "created")
+		cmd := exec.Command(touch, marker)
+		err := cmd.Start()
+		require.ErrorIs(t, err, unix.EPERM, "execve must fail with EPERM")
+		require.False(t, exists(marker))
+		d := e.wait(t, func(d *sensor.Decision) bool { return d.Generation == 40 })
+		// The exec is denied before it happens: the process is still the test's forked child.
+		assert.NotEqual(t, uint32(os.Getpid()), d.TGID)
+		self, err := os.ReadFile("/proc/self/comm")
+		require.NoError(t, err)
+		assert.Equal(t, strings.TrimSpace(string(self)), d.Comm)
+		assert.Equal(t, uint8(HookExecLSM), d.Hook)
+		assert.Equal(t, uint8(bpf.PolicyPolActionPOL_ACT_DENY), d.Action)
+		assert.Equal(t, uint8(bpf.PolicyPolOutcomePOL_OUT_DENIED), d.Outcome)
+		assert.Equal(t, touch, d.Path)
+	})
+
+	t.Run("file_open", func(t *testing.T) {
+		secret := filepath.Join(dir, "secret")
+		require.NoError(t, os.WriteFile(secret, []byte("x"), 0o600))
+		r := rule(1, "deny-secret-write", policy.EventFile, policy.ActionDeny)
+		r.Paths.Exact = []string{secret}
+		r.FileOps = policy.FileWrite
+		a := rule(2, "audit-dir", policy.EventFile, policy.ActionAudit)
+		a.Paths.Prefix = []string{dir}
+		a.FileOps = policy.FileRead
+		require.NoError(t, e.enf.Apply(&policy.Set{Generation: 41, Rules: []policy.Rule{r, a}}))
+		require.Equal(t, HookFileLSM, e.enf.Rules()[0].Backend)
+
+		_, err := os.OpenFile(secret, os.O_WRONLY|os.O_TRUNC, 0)
+		require.ErrorIs(t, err, unix.EPERM)
+		b, err := os.ReadFile(secret)
+		require.NoError(t, err, "reading stays allowed")
+		require.Equal(t, "x", string(b), "the denied O_TRUNC did not truncate")
+
+		pid := uint32(os.Getpid())
+		d := e.wait(t, func(d *sensor.Decision) bool { return d.Generation == 41 && d.RuleID == 1 })
+		assert.Equal(t, pid, d.TGID)
+		assert.Equal(t, uint8(HookFileLSM), d.Hook)
+		assert.Equal(t, uint8(bpf.PolicyPolOutcomePOL_OUT_DENIED), d.Outcome)
+		assert.Equal(t, secret, d.Path)
+		assert.Equal(t, uint32(policy.FileOpen|policy.FileWrite|policy.FileTruncate), d.FileOps)
+		d = e.wait(t, func(d *sensor.Decision) bool { return d.Generation == 41 && d.RuleID == 2 })
+		assert.Equal(t, uint8(bpf.PolicyPolOutcomePOL_OUT_AUDITED), d.Outcome)
+		assert.Equal(t, secret, d.Path)
+		assert.Equal(t, uint32(policy.FileOpen|policy.FileRead), d.FileOps)
+	})
+
+	t.Run("connect", func(t *testing.T) {
+		loopbackUp(t)
+		denied := listener(t, "tcp4", "127.0.0.1:0")
+		allowed := listener(t, "tcp4", "127.0.0.1:0")
+		r := rule(1, "deny-port", policy.EventConnect, policy.ActionDeny)
+		r.CIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		r.Ports = []policy.PortRange{{First: denied.Port(), Last: denied.Port()}}
+		require.NoError(t, e.enf.Apply(&policy.Set{Generation: 42, Rules: []policy.Rule{r}}))
+		require.Equal(t, HookConnectLSM, e.enf.Rules()[0].Backend)
+		require.ErrorIs(t, connect(denied), unix.EPERM)
+		require.NoError(t, connect(allowed))
+		d := e.wait(t, func(d *sensor.Decision) bool { return d.Generation == 42 })
+		assert.Equal(t, uint8(HookConnectLSM), d.Hook)
+		assert.Equal(t, uint8(bpf.PolicyPolOutcomePOL_OUT_DENIED), d.Outcome)
+		assert.Equal(t, netip.MustParseAddr("127.0.0.1"), d.Addr)
+		assert.Equal(t, denied.Port(), d.Port)
+		assert.Equal(t, uint16(unix.IPPROTO_TCP), d.Protocol)
+	})
+}
+
+// pods is a pod source the test fills (the node's pod cache in the collector).
+type pods struct {
+	mu      sync.Mutex
+	list    []*k8s.Pod
+	changed chan struct{}
+}
+
+func (p *pods) Pods(fn func(*k8s.Pod) bool) {
+	p.mu.Lock()
+	list := slices.Clone(p.list)
+	p.mu.Unlock()
+	for _, pod := range list {
+		if !fn(pod) {
+			return
+		}
+	}
+}
+
+func (p *pods) Changed() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.changed
+}
+
+func (p *pods) add(pod *k8s.Pod) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.list = append(p.list, pod)
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// TestWorkloadKubernetes: pod selectors resolve to the cgroups of the pods' containers (found
+// by container id under the cgroup2 mount), and again when the pod cache changes.
+func TestWorkloadKubernetes(t *testing.T) {
+	src := &pods{changed: make(chan struct{})}
+	// A long interval: only the pod cache's change notification can resolve the new pod in time.
+	e := newEnvWith(t, Options{Pods: src, ResolveInterval: time.Hour})
+	if !e.enf.hooks[HookExecTP] {
+		t.Skip("no tp_btf: no kill backend for exec")
+	}
+	if e.caps.Cgroup2Path == "" {
+		t.Skip("no cgroup2 hierarchy mounted")
+	}
+	parent, _ := makeCgroup(t, e.caps.Cgroup2Path, fmt.Sprintf("otelsec-enf-pods-%d", os.Getpid()))
+	id := func(c byte) string { return strings.Repeat(string(c), 64) }
+	_, fdWeb := makeCgroup(t, e.caps.Cgroup2Path, strings.TrimPrefix(parent, "/")+"/cri-containerd-"+id('a')+".scope")
+	_, fdDB := makeCgroup(t, e.caps.Cgroup2Path, strings.TrimPrefix(parent, "/")+"/cri-containerd-"+id('b')+".scope")
+	_, fdWeb2 := makeCgroup(t, e.caps.Cgroup2Path, strings.TrimPrefix(parent, "/")+"/cri-containerd-"+id('c')+".scope")
+	src.add(&k8s.Pod{UID: "u1", Name: "web-1", Namespace: "prod", Labels: []k8s.KeyValue{{Key: "app", Value: "web"}},
+		Containers: []k8s.Container{{ID: id('a'), Name: "app", ImageName: "registry.example/web", ImageTag: "1.0"}}})
+	src.add(&k8s.Pod{UID: "u2", Name: "db-1", Namespace: "prod", Labels: []k8s.KeyValue{{Key: "app", Value: "db"}},
+		Containers: []k8s.Container{{ID: id('b'), Name: "app"}}})
+
+	dir := t.TempDir()
+	touch := copyTouch(t, dir)
+	r := rule(1, "kill-touch-in-web", policy.EventExec, policy.ActionKill)
+	r.Signal = syscall.SIGKILL
+	r.Binary.Exact = []string{touch}
+	r.Workload = policy.Workload{Namespaces: []string{"prod"}, PodSelector: "app=web", ContainerNames: []string{"app"}, Images: []string{"registry.example/web"}}
+	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 50, Rules: []policy.Rule{r}}))
+
+	web := filepath.Join(dir, "web")
+	require.Error(t, runIn(fdWeb, touch, web).Run())
+	require.False(t, exists(web), "killed in the selected pod's container")
+	db := filepath.Join(dir, "db")
+	require.NoError(t, runIn(fdDB, touch, db).Run(), "another pod's container is not selected")
+	require.True(t, exists(db))
+
+	// A new pod of the selection: selected once the pod cache says it changed.
+	src.add(&k8s.Pod{UID: "u3", Name: "web-2", Namespace: "prod", Labels: []k8s.KeyValue{{Key: "app", Value: "web"}},
+		Containers: []k8s.Container{{ID: id('c'), Name: "app", ImageName: "registry.example/web", ImageTag: "1.1"}}})
+	require.Eventually(t, func() bool {
+		p := filepath.Join(dir, "web2-"+strconv.FormatInt(time.Now().UnixNano(), 10))
+		err := runIn(fdWeb2, touch, p).Run()
+		return err != nil && !exists(p)
+	}, 5*time.Second, 50*time.Millisecond, "the new pod's container was not selected")
+
+	// Without a pod source, pod selectors are refused.
+	e2 := newEnv(t)
+	err := e2.enf.Apply(&policy.Set{Generation: 51, Rules: []policy.Rule{r}})
+	require.ErrorContains(t, err, "no pod cache")
+}

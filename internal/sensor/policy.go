@@ -1,0 +1,84 @@
+package sensor
+
+import (
+	"net/netip"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/otelsec/otelsec/bpf"
+)
+
+// KindPolicy records are policy.decision events (bpf/policy.bpf.c).
+const KindPolicy = Kind(bpf.ProcessEventKindEVENT_POLICY)
+
+// SharedMaps returns the maps every BPF object shares (the ring buffer, its wakeup sequence and
+// the per-kind counters), for loaders of other objects (internal/enforce) to pass as
+// ebpf.CollectionOptions.MapReplacements. They stay owned by s.
+func (s *Sensors) SharedMaps() map[string]*ebpf.Map {
+	m := make(map[string]*ebpf.Map, len(s.shared))
+	for k, v := range s.shared {
+		m[k] = v
+	}
+	return m
+}
+
+// WakeupEvery is the load-time setting other objects sharing the ring buffer must use too.
+func (s *Sensors) WakeupEvery() uint32 { return s.opts.WakeupEvery }
+
+// Decision is a decoded policy decision record: one rule that matched one operation.
+type Decision struct {
+	Header
+	Generation uint64 // policy.Set.Generation of the rule's set
+	CgroupID   uint64
+	RuleID     uint32 // policy.Rule.ID
+	Hook       uint8  // bpf's enum pol_hook
+	Action     uint8  // bpf's enum pol_action
+	Outcome    uint8  // bpf's enum pol_outcome
+	RuleFlags  uint8  // bpf's enum pol_rule_flags
+	UID, EUID  uint32
+	FileOps    uint32 // policy.FileOps bits of a file operation
+	Path       string // the exec's binary or the file, when HasPath
+	HasPath    bool
+	PathTrunc  bool
+	HasAddr    bool
+	Addr       netip.Addr // IPv4 unmapped
+	Port       uint16
+	Protocol   uint16
+	Comm       string
+}
+
+// DecodeDecision decodes a policy decision record into d, without copying the fixed part.
+func DecodeDecision(raw []byte, d *Decision) error {
+	r, err := view[bpf.PolicyPolicyEvent](raw)
+	if err != nil {
+		return err
+	}
+	flags := bpf.PolicyPolEventFlags(r.Flags)
+	*d = Decision{
+		Header:     header((*bpf.ProcessEventHeader)(unsafe.Pointer(&r.Hdr))),
+		Generation: r.Generation,
+		CgroupID:   r.CgroupId,
+		RuleID:     r.RuleId,
+		Hook:       r.Hook,
+		Action:     r.Action,
+		Outcome:    r.Outcome,
+		RuleFlags:  r.Rflags,
+		UID:        r.Uid,
+		EUID:       r.Euid,
+		FileOps:    r.FileOps,
+		HasPath:    flags&bpf.PolicyPolEventFlagsPOL_EV_PATH != 0,
+		PathTrunc:  flags&bpf.PolicyPolEventFlagsPOL_EV_PATH_TRUNCATED != 0,
+		HasAddr:    flags&bpf.PolicyPolEventFlagsPOL_EV_ADDR != 0,
+		Comm:       cString(r.Comm[:]),
+	}
+	if d.HasPath {
+		n := min(int(r.PathLen), len(r.Path))
+		d.Path = string(unsafe.Slice((*byte)(unsafe.Pointer(&r.Path[0])), n))
+	}
+	if d.HasAddr {
+		d.Addr = netip.AddrFrom16(r.Addr).Unmap()
+		d.Port, d.Protocol = r.Port, r.Protocol
+	}
+	return nil
+}
