@@ -38,9 +38,11 @@ var want = map[string][]policy.Rule{
 		{Name: "known-miner-binaries", Event: policy.EventExec, Action: policy.ActionKill, Signal: syscall.SIGKILL,
 			Binary: policy.Match{Suffix: []string{"/PhoenixMiner", "/bfgminer", "/ccminer", "/cgminer", "/cpuminer", "/cpuminer-multi",
 				"/ethminer", "/kdevtmpfsi", "/kinsing", "/lolMiner", "/minerd", "/nbminer", "/t-rex", "/xmr-stak", "/xmr-stak-rx", "/xmrig", "/xmrig-notls"}}},
-		{Name: "mining-pool-arguments", Event: policy.EventExec, Action: policy.ActionKill, Signal: syscall.SIGKILL,
-			ArgsContain: []string{"stratum+tcp://"}},
 	},
+	"mining-pool-arguments.yaml": {{
+		Name: "stratum-url", Event: policy.EventExec, Action: policy.ActionKill, Signal: syscall.SIGKILL,
+		ArgsContain: []string{"stratum+tcp://"},
+	}},
 	"file-integrity.yaml": {{
 		Name: "system-files-changed", Event: policy.EventFile, Action: policy.ActionAudit, FileOps: fileChanges,
 		Paths: policy.Match{Prefix: []string{"/bin/", "/boot/", "/etc/", "/lib/modules/", "/sbin/", "/usr/bin/", "/usr/local/bin/", "/usr/local/sbin/", "/usr/sbin/"}},

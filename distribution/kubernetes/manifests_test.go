@@ -312,7 +312,8 @@ func TestChartFullValues(t *testing.T) {
 		"DaemonSet/otelsec", "ServiceAccount/otelsec-agent"}, kinds(objs))
 	checkAgent(t, objs, agent{
 		namespace: "security", name: "otelsec", serviceAccount: "otelsec-agent", image: "registry.example.com/security/otelsec:0.1.0-rc1",
-		capabilities: []corev1.Capability{"BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE", "DAC_READ_SEARCH", "SYS_ADMIN"},
+		// NET_ADMIN: runtimePolicy.enabled (the cgroup socket deny backend needs it).
+		capabilities: []corev1.Capability{"BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE", "DAC_READ_SEARCH", "SYS_ADMIN", "NET_ADMIN"},
 		exporters:    []string{"otlp_grpc", "otlp_http/siem"}, healthPort: 13134, metricsPort: 8889,
 	})
 	ds := find[*appsv1.DaemonSet](t, objs, "otelsec")
@@ -346,6 +347,13 @@ func TestChartFullValues(t *testing.T) {
 	assert.Equal(t, "${env:POD_IP}:13134", conf.Get("extensions::health_check::endpoint"))
 	reader := conf.Get("service::telemetry::metrics::readers").([]any)[0].(map[string]any)
 	assert.Equal(t, map[string]any{"exporter": map[string]any{"prometheus": map[string]any{"host": "${env:POD_IP}", "port": 8889}}}, reader["pull"])
+	// runtimePolicy.enabled: the extension reads the mounted policies and the CRDs, the receiver
+	// enforces what it publishes.
+	assert.Equal(t, []any{"/etc/otelsec/policies"}, conf.Get("extensions::runtimepolicy::paths"))
+	assert.Equal(t, true, conf.Get("extensions::runtimepolicy::kubernetes::enabled"))
+	assert.Equal(t, "serviceAccount", conf.Get("extensions::runtimepolicy::kubernetes::auth_type"))
+	assert.Equal(t, []any{"health_check", "runtimepolicy"}, conf.Get("service::extensions"))
+	assert.Equal(t, "runtimepolicy", conf.Get("receivers::ebpfsecurity::policy::extension"))
 }
 
 // TestAPIServerAcceptsThem creates every object of the plain manifests and of the full-values

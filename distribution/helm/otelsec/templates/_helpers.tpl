@@ -41,5 +41,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
       "logs" (dict "receivers" (list "ebpfsecurity") "processors" (list "memory_limiter" "k8senrich" "batch") "exporters" $exporters)
       "metrics" (dict "receivers" (list "ebpfsecurity") "processors" (list "memory_limiter" "k8senrich" "batch") "exporters" $exporters))
     "telemetry" (dict "metrics" (dict "level" "normal" "readers" (list (dict "pull" (dict "exporter" (dict "prometheus" (dict "host" "${env:POD_IP}" "port" .Values.ports.metrics)))))))) -}}
+{{- if .Values.runtimePolicy.enabled -}}
+{{- $_ := set $base.extensions "runtimepolicy" (dict
+  "paths" (list "/etc/otelsec/policies")
+  "kubernetes" (dict "enabled" .Values.runtimePolicy.crds "auth_type" "serviceAccount")) -}}
+{{- $_ := set $base.service "extensions" (list "health_check" "runtimepolicy") -}}
+{{- $_ := set $base.receivers "ebpfsecurity" (merge (dict "policy" (dict "extension" "runtimepolicy")) .Values.receiver) -}}
+{{- end -}}
 {{- toYaml (mergeOverwrite $base .Values.extraConfig) -}}
 {{- end -}}
