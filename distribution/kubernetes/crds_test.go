@@ -152,7 +152,7 @@ func TestAPIServerServesThePolicies(t *testing.T) {
 
 	files, err := policy.Files("../../policies", "../../internal/policy/testdata/full.yaml")
 	require.NoError(t, err)
-	require.Len(t, files, 10)
+	require.Len(t, files, 11)
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		require.NoError(t, err)
