@@ -48,7 +48,7 @@ func createLogs(_ context.Context, set receiver.Settings, cfg component.Config, 
 		return nil, err
 	}
 	r.logs = next
-	return r.handle(), nil
+	return r.handle(signalLogs), nil
 }
 
 func createMetrics(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Metrics) (receiver.Metrics, error) {
@@ -57,5 +57,5 @@ func createMetrics(_ context.Context, set receiver.Settings, cfg component.Confi
 		return nil, err
 	}
 	r.metrics = next
-	return r.handle(), nil
+	return r.handle(signalMetrics), nil
 }

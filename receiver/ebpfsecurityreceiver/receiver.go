@@ -36,6 +36,7 @@ type ebpfReceiver struct {
 
 	mu          sync.Mutex
 	running     bool
+	readStopped bool // the programs are detached and the reader drained (stopReading)
 	features    kernel.Features
 	sensors     *sensor.Sensors
 	reader      *ringbuf.Reader
@@ -164,6 +165,7 @@ func (r *ebpfReceiver) start(_ context.Context, host component.Host) (err error)
 		go r.metricsLoop(mctx)
 	}
 	r.running = true
+	r.readStopped = false
 	return nil
 }
 
@@ -175,15 +177,18 @@ func (r *ebpfReceiver) hookNames() []string {
 	return hooks
 }
 
-// shutdown detaches the programs first, so no new record is written, then lets the reader
-// drain what the ring buffer holds and hand it on, unless ctx ends first.
-func (r *ebpfReceiver) shutdown(ctx context.Context) error {
+// stopReading detaches the programs first, so no new record is written, then lets the reader
+// drain what the ring buffer holds into the logs pipeline, unless ctx ends first. It runs when
+// the logs pipeline's receiver shuts down: the collector stops each pipeline's processors right
+// after its receiver, so the reader must not hand anything on after that, even though the
+// metrics pipeline still holds the receiver.
+func (r *ebpfReceiver) stopReading(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.running {
+	if !r.running || r.readStopped {
 		return nil
 	}
-	r.running = false
+	r.readStopped = true
 	errPolicy := r.stopPolicy()
 	errDetach := r.sensors.Detach()
 	_ = r.reader.Flush()
@@ -194,12 +199,33 @@ func (r *ebpfReceiver) shutdown(ctx context.Context) error {
 		r.reader.Close()
 		<-r.readDone
 	}
+	return errors.Join(errPolicy, errDetach)
+}
+
+// stopMetricsLoop stops emitting metrics: the metrics pipeline's receiver shut down.
+func (r *ebpfReceiver) stopMetricsLoop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.stopMetrics != nil {
 		r.stopMetrics()
 		r.metricsWG.Wait()
+		r.stopMetrics = nil
 	}
+}
+
+// shutdown stops reading and emitting, then closes the programs and maps: the last pipeline
+// let the receiver go.
+func (r *ebpfReceiver) shutdown(ctx context.Context) error {
+	errRead := r.stopReading(ctx)
+	r.stopMetricsLoop()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.running {
+		return errRead
+	}
+	r.running = false
 	r.cancel()
-	return errors.Join(errPolicy, errDetach, r.reader.Close(), r.closePolicy(), r.sensors.Close())
+	return errors.Join(errRead, r.reader.Close(), r.closePolicy(), r.sensors.Close())
 }
 
 func readNode(cfg *Config) (nodeInfo, error) {

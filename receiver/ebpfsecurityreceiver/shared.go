@@ -2,6 +2,7 @@ package ebpfsecurityreceiver
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"go.opentelemetry.io/collector/component"
@@ -44,23 +45,41 @@ func (g *registry) release(r *ebpfReceiver) (last bool) {
 	return true
 }
 
+// signal is the pipeline a handle serves.
+type signal int
+
+const (
+	signalLogs signal = iota
+	signalMetrics
+)
+
 // handle is what the factory returns for each pipeline.
 type handle struct {
-	r    *ebpfReceiver
-	once sync.Once
+	r      *ebpfReceiver
+	signal signal
+	once   sync.Once
 }
 
-func (r *ebpfReceiver) handle() *handle { return &handle{r: r} }
+func (r *ebpfReceiver) handle(s signal) *handle { return &handle{r: r, signal: s} }
 
 func (h *handle) Start(ctx context.Context, host component.Host) error {
 	return h.r.start(ctx, host)
 }
 
+// Shutdown stops what feeds this handle's pipeline at once, whether or not the other pipeline
+// still holds the receiver (its processors shut down right after this), and closes the
+// receiver when this was the last handle.
 func (h *handle) Shutdown(ctx context.Context) error {
 	var err error
 	h.once.Do(func() {
+		switch h.signal {
+		case signalLogs:
+			err = h.r.stopReading(ctx)
+		case signalMetrics:
+			h.r.stopMetricsLoop()
+		}
 		if receivers.release(h.r) {
-			err = h.r.shutdown(ctx)
+			err = errors.Join(err, h.r.shutdown(ctx))
 		}
 	})
 	return err
