@@ -60,6 +60,8 @@
 #define AF_INET6 10
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
 #define FMODE_READ 0x1
 #define FMODE_WRITE 0x2
 
@@ -77,6 +79,7 @@ const struct pol_bits *unused_pol_bits __attribute__((unused));
 const struct pol_rule *unused_pol_rule __attribute__((unused));
 const struct pol_active *unused_pol_active __attribute__((unused));
 const struct pol_binval *unused_pol_binval __attribute__((unused));
+const struct pol_args *unused_pol_args __attribute__((unused));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -144,6 +147,7 @@ struct pol_work {
 	struct policy_event ev;
 	struct file_key xkey;
 	struct file_key rkey;
+	char args[POL_ARGS_BYTES + POL_NEEDLE_BYTES]; /* the tail: room for the 8-byte loads */
 };
 
 struct {
@@ -152,6 +156,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct pol_work);
 } osec_pol_work SEC(".maps");
+
+/* Argument strings of each generation (written by the loader before the header). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct pol_args);
+} osec_pol_args SEC(".maps");
 
 /* Per-generation inner maps (arrays of maps, slot = generation). */
 #define POL_INNER(name, mtype, ktype, vtype, mflags)                                             \
@@ -183,6 +195,9 @@ POL_INNER(pol_id_hash, BPF_MAP_TYPE_HASH, __u32, struct pol_bits, 0);
 POL_OUTER(osec_pol_bin_exact, pol_bin_hash);
 POL_OUTER(osec_pol_bin_prefix, pol_bin_lpm);
 POL_OUTER(osec_pol_bin_suffix, pol_bin_lpm); /* keys reversed: a suffix is a prefix of the reversed path */
+POL_OUTER(osec_pol_par_exact, pol_bin_hash);  /* parent binary selectors: the same three kinds */
+POL_OUTER(osec_pol_par_prefix, pol_bin_lpm);
+POL_OUTER(osec_pol_par_suffix, pol_bin_lpm);
 POL_OUTER(osec_pol_path_exact, pol_path_hash);
 POL_OUTER(osec_pol_path_prefix, pol_path_lpm);
 POL_OUTER(osec_pol_cidr4, pol_lpm4_trie);
@@ -448,6 +463,29 @@ static __always_inline void copy_path(struct policy_event *e, struct file_buf *b
 	e->path_len = n;
 }
 
+/* bin_lookup looks the path just built (build_path at FEXE_OFF, len bytes) up in a set of
+ * binary maps (exact, prefix, reversed suffix) and adds the matches and exceptions. */
+static __always_inline void bin_lookup(void *exact_outer, void *prefix_outer, void *suffix_outer, bool suffix,
+				       __u32 gen, struct file_buf *b, struct file_work *w, struct pol_work *pw,
+				       __u32 len, struct pol_bits *m, struct pol_bits *ex)
+{
+	struct pol_binval *bv;
+	void *in;
+
+	in = bpf_map_lookup_elem(exact_outer, &gen);
+	if (in && pw->xkey.prefixlen && (bv = bpf_map_lookup_elem(in, &pw->xkey)))
+		binval_or(m, ex, bv);
+	in = bpf_map_lookup_elem(prefix_outer, &gen);
+	if (in && (bv = bpf_map_lookup_elem(in, &w->key)))
+		binval_or(m, ex, bv);
+	if (suffix) {
+		reverse_key(pw, b, FEXE_OFF, len);
+		in = bpf_map_lookup_elem(suffix_outer, &gen);
+		if (in && (bv = bpf_map_lookup_elem(in, &pw->rkey)))
+			binval_or(m, ex, bv);
+	}
+}
+
 /* and_binary applies the binary selectors to the executable file exe; exec (a constant) says
  * the path goes into the record (the exec's own binary). Other hooks use the per-process cache. */
 static __always_inline void and_binary(__u32 gen, struct pol_hdr *h, struct pol_bits *cand,
@@ -458,8 +496,6 @@ static __always_inline void and_binary(__u32 gen, struct pol_hdr *h, struct pol_
 	struct file_work *w = file_work();
 	struct pol_bincache *c = NULL, nc = {};
 	struct pol_bits m = h->any_binary, ex = {};
-	struct pol_binval *bv;
-	void *in;
 	struct path p = {};
 	__u64 start = 0;
 	__u32 tgid = 0;
@@ -483,18 +519,8 @@ static __always_inline void and_binary(__u32 gen, struct pol_hdr *h, struct pol_
 	BPF_CORE_READ_INTO(&p, exe, f_path);
 	len = build_path(b, w, pw, FEXE_OFF, &p);
 	if (len > 0) {
-		in = bpf_map_lookup_elem(&osec_pol_bin_exact, &gen);
-		if (in && pw->xkey.prefixlen && (bv = bpf_map_lookup_elem(in, &pw->xkey)))
-			binval_or(&m, &ex, bv);
-		in = bpf_map_lookup_elem(&osec_pol_bin_prefix, &gen);
-		if (in && (bv = bpf_map_lookup_elem(in, &w->key)))
-			binval_or(&m, &ex, bv);
-		if (bits_any(&h->bin_suffix)) {
-			reverse_key(pw, b, FEXE_OFF, len);
-			in = bpf_map_lookup_elem(&osec_pol_bin_suffix, &gen);
-			if (in && (bv = bpf_map_lookup_elem(in, &pw->rkey)))
-				binval_or(&m, &ex, bv);
-		}
+		bin_lookup(&osec_pol_bin_exact, &osec_pol_bin_prefix, &osec_pol_bin_suffix,
+			   bits_any(&h->bin_suffix), gen, b, w, pw, len, &m, &ex);
 		for (int i = 0; i < POL_RULE_WORDS; i++)
 			m.w[i] &= ~ex.w[i];
 		if (exec)
@@ -513,6 +539,220 @@ static __always_inline void and_binary(__u32 gen, struct pol_hdr *h, struct pol_
 		bpf_map_update_elem(&osec_pol_bincache, &tgid, &nc, BPF_ANY);
 	}
 	bits_and(cand, &m);
+}
+
+/* and_parent applies the parent binary selectors: the executable of the task's real parent
+ * (for an exec, the process that forked the one executing; a reparented process's new
+ * parent). A parent without an executable (a kernel thread) matches no parent selector. */
+static __always_inline void and_parent(__u32 gen, struct pol_hdr *h, struct pol_bits *cand,
+				       struct task_struct *task, struct pol_work *pw)
+{
+	struct file_buf *b = file_buf();
+	struct file_work *w = file_work();
+	struct pol_bits m = h->any_parent, ex = {};
+	struct path p = {};
+	struct file *exe;
+	int len;
+
+	if (!bits_need(cand, &h->any_parent))
+		return;
+	exe = BPF_CORE_READ(task, real_parent, mm, exe_file);
+	if (exe && b && w) {
+		BPF_CORE_READ_INTO(&p, exe, f_path);
+		len = build_path(b, w, pw, FEXE_OFF, &p);
+		if (len > 0) {
+			bin_lookup(&osec_pol_par_exact, &osec_pol_par_prefix, &osec_pol_par_suffix,
+				   bits_any(&h->par_suffix), gen, b, w, pw, len, &m, &ex);
+		} else {
+			struct pol_stats *st = pol_stats();
+
+			if (st)
+				st->path_unmatchable++;
+		}
+	}
+	bits_and(cand, &m);
+}
+
+/* and_caps applies the capability selectors: the rules whose capabilities the task's
+ * effective set has any of. */
+static __always_inline void and_caps(struct pol_hdr *h, struct pol_bits *cand, struct task_struct *task)
+{
+	const struct cred *cred;
+	struct pol_bits m;
+	__u64 eff;
+
+	if (!bits_need(cand, &h->any_cap))
+		return;
+	m = h->any_cap;
+	cred = BPF_CORE_READ(task, cred);
+	/* kernel_cap_t: a u64 since 6.3, u32[2] before: the same 8 little-endian bytes */
+	eff = 0;
+	bpf_core_read(&eff, sizeof(eff), &cred->cap_effective);
+	for (int c = 0; c < POL_CAPS; c++) {
+		__u64 on = -((eff >> c) & 1); /* all ones when the task has capability c; no branch */
+
+		for (int i = 0; i < POL_RULE_WORDS; i++)
+			m.w[i] |= h->cap[c].w[i] & on;
+	}
+	bits_and(cand, &m);
+}
+
+/* stdio_inet reports whether the task's fd 0, 1 or 2 is an AF_INET or AF_INET6 socket. */
+static __always_inline bool stdio_inet(struct task_struct *task)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fd;
+	unsigned int max;
+
+	if (!fdt)
+		return false;
+	fd = BPF_CORE_READ(fdt, fd);
+	max = BPF_CORE_READ(fdt, max_fds);
+	for (int i = 0; i < 3; i++) {
+		struct file *f = NULL;
+		struct socket *sock;
+		__u16 mode, family;
+
+		if (i >= max)
+			break;
+		bpf_probe_read_kernel(&f, sizeof(f), &fd[i]);
+		if (!f)
+			continue;
+		mode = BPF_CORE_READ(f, f_inode, i_mode);
+		if ((mode & S_IFMT) != S_IFSOCK)
+			continue;
+		sock = BPF_CORE_READ(f, private_data);
+		family = BPF_CORE_READ(sock, sk, __sk_common.skc_family);
+		if (family == AF_INET || family == AF_INET6)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline void and_stdio(struct pol_hdr *h, struct pol_bits *cand, struct task_struct *task)
+{
+	if (!bits_meet(cand, &h->stdio_socket) || stdio_inet(task))
+		return;
+	for (int i = 0; i < POL_RULE_WORDS; i++)
+		cand->w[i] &= ~h->stdio_socket.w[i];
+}
+
+/* Argument scan. The command line is read into pw->args with its NULs (argument separators)
+ * turned into spaces; then bpf_loop calls scan_at for every position: a position whose byte
+ * pair begins no needle costs one bitmap test, the others compare the needles not found yet,
+ * eight bytes at a time and without branches (the verifier sees one straight path). */
+struct args_scan {
+	struct pol_work *pw;
+	struct pol_args *pa;
+	__u32 len;
+	__u32 found; /* needle k found: bit k */
+	__u32 all;   /* every needle */
+};
+
+static __always_inline __u64 load8(const char *p)
+{
+	return *(const __u64 *)p; /* unaligned loads are fine on x86-64 and arm64 */
+}
+
+static long scan_at(__u64 i, void *vctx)
+{
+	struct args_scan *x = vctx;
+	struct pol_work *pw = x->pw;
+	struct pol_args *pa = x->pa;
+	__u32 len = x->len, n, g, pos;
+
+	if (!pw || !pa || i + 1 >= len)
+		return 1;
+	pos = i & (POL_ARGS_BYTES - 1);
+	g = (__u8)pw->args[pos] | (__u32)(__u8)pw->args[pos + 1] << 8;
+	if (!((pa->grams[(g >> 6) & (POL_GRAM_WORDS - 1)] >> (g & 63)) & 1))
+		return 0;
+	n = pa->n;
+	for (__u32 k = 0; k < POL_MAX_NEEDLES; k++) {
+		struct pol_needle *nd = &pa->needle[k];
+		__u64 diff = 0;
+		__u32 nl;
+
+		if (k >= n)
+			break;
+		nl = nd->len;
+		if (nl < 2 || nl > POL_NEEDLE_BYTES || i + nl > len)
+			continue;
+		for (__u32 w = 0; w < POL_NEEDLE_BYTES / 8; w++) {
+			__u32 rem = nl > w * 8 ? nl - w * 8 : 0;
+			__u64 mask = rem >= 8 ? ~0ULL : (1ULL << (rem * 8)) - 1;
+
+			diff |= (load8(&pw->args[pos + w * 8]) ^ load8((const char *)&nd->bytes[w * 8])) & mask;
+		}
+		if (!diff)
+			x->found |= 1U << k;
+	}
+	return x->found == x->all;
+}
+
+/* and_args applies the argument selectors (sched_process_exec only: the new image's command
+ * line is in its memory): a rule matches when every one of its strings occurs in the first
+ * POL_ARGS_BYTES bytes of the command line. A command line that cannot be read matches none. */
+static __always_inline void and_args(__u32 gen, struct pol_hdr *h, struct pol_bits *cand,
+				     struct task_struct *task, struct pol_work *pw)
+{
+	struct pol_bits fail = h->args;
+	struct args_scan x = {};
+	struct pol_args *pa;
+	struct mm_struct *mm;
+	unsigned long start, end;
+	__u64 len;
+	__u32 n;
+
+	if (!bits_meet(cand, &h->args))
+		return;
+	pa = bpf_map_lookup_elem(&osec_pol_args, &gen);
+	mm = BPF_CORE_READ(task, mm);
+	if (!pa || !mm)
+		goto out;
+	start = BPF_CORE_READ(mm, arg_start);
+	end = BPF_CORE_READ(mm, arg_end);
+	if (end <= start)
+		goto out;
+	len = end - start;
+	if (len > POL_ARGS_BYTES) {
+		struct pol_stats *st = pol_stats();
+
+		if (st)
+			st->args_truncated++;
+		len = POL_ARGS_BYTES;
+	}
+	barrier_var(len);
+	if (len == 0 || len > POL_ARGS_BYTES || bpf_probe_read_user(pw->args, len, (void *)start))
+		goto out;
+	/* NUL -> ' ', eight bytes at a time: z has 0x80 in each zero byte, 0x80 >> 2 = ' ' */
+	for (__u32 w = 0; w < POL_ARGS_BYTES / 8; w++) {
+		__u64 v, z;
+
+		if (w * 8 >= len)
+			break;
+		v = load8(&pw->args[w * 8]);
+		z = ~(((v & 0x7f7f7f7f7f7f7f7fULL) + 0x7f7f7f7f7f7f7f7fULL) | v | 0x7f7f7f7f7f7f7f7fULL);
+		*(__u64 *)&pw->args[w * 8] = v | (z >> 2);
+	}
+	n = pa->n;
+	if (n > POL_MAX_NEEDLES)
+		n = POL_MAX_NEEDLES;
+	x.pw = pw;
+	x.pa = pa;
+	x.len = len;
+	x.all = n >= 32 ? 0xffffffffU : (1U << n) - 1;
+	bpf_loop(len, scan_at, &x, 0);
+	__builtin_memset(&fail, 0, sizeof(fail));
+	for (__u32 k = 0; k < POL_MAX_NEEDLES; k++) {
+		__u64 missing = ((x.found >> k) & 1) - 1ULL; /* all ones when needle k was not found */
+
+		for (int i = 0; i < POL_RULE_WORDS; i++)
+			fail.w[i] |= pa->needle[k].rules.w[i] & missing;
+	}
+out:
+	for (int i = 0; i < POL_RULE_WORDS; i++)
+		cand->w[i] &= ~fail.w[i];
 }
 
 static __always_inline bool is_v4mapped(const __u8 *a)
@@ -700,12 +940,22 @@ static __always_inline int on_exec(__u32 hook, struct linux_binprm *bprm)
 	if (!bits_any(&cand))
 		return 0;
 	and_ids(gen, h, &cand, task);
+	and_caps(h, &cand, task);
+	and_stdio(h, &cand, task);
 	if (!bits_any(&cand))
 		return 0;
 	pw = work_reset();
 	if (!pw)
 		return 0;
 	and_binary(gen, h, &cand, BPF_CORE_READ(bprm, file), pw, true);
+	if (!bits_any(&cand))
+		return 0;
+	and_parent(gen, h, &cand, task, pw);
+	if (hook == POL_HOOK_EXEC_TP)
+		and_args(gen, h, &cand, task, pw);
+	else /* the loader puts argument rules on the tracepoint; never match them here */
+		for (int i = 0; i < POL_RULE_WORDS; i++)
+			cand.w[i] &= ~h->args.w[i];
 	return decide(gen, h, hook, &cand, pw);
 }
 
@@ -792,7 +1042,9 @@ int BPF_PROG(osec_pol_open_lsm, struct file *file, int ret)
 	}
 	if (!bits_any(&cand))
 		return 0;
+	and_caps(h, &cand, task);
 	and_binary(gen, h, &cand, BPF_CORE_READ(task, mm, exe_file), pw, false);
+	and_parent(gen, h, &cand, task, pw);
 	return decide(gen, h, POL_HOOK_FILE_LSM, &cand, pw) ? -EPERM : 0;
 }
 
@@ -826,7 +1078,9 @@ static __always_inline int on_net(__u32 hook, struct pol_work *pw)
 	and_ids(gen, h, &cand, task);
 	if (!bits_any(&cand))
 		return 0;
+	and_caps(h, &cand, task);
 	and_binary(gen, h, &cand, BPF_CORE_READ(task, mm, exe_file), pw, false);
+	and_parent(gen, h, &cand, task, pw);
 	return decide(gen, h, hook, &cand, pw);
 }
 

@@ -114,6 +114,14 @@ type PolicyPolActive struct {
 	On  uint32
 }
 
+type PolicyPolArgs struct {
+	_      structs.HostLayout
+	N      uint32
+	Pad    uint32
+	Grams  [1024]uint64
+	Needle [32]PolicyPolNeedle
+}
+
 type PolicyPolBincache struct {
 	_     structs.HostLayout
 	Exe   uint64
@@ -159,6 +167,12 @@ type PolicyPolHdr struct {
 	AnyUid       PolicyPolBits
 	AnyEuid      PolicyPolBits
 	AnyPath      PolicyPolBits
+	AnyParent    PolicyPolBits
+	ParSuffix    PolicyPolBits
+	Args         PolicyPolBits
+	StdioSocket  PolicyPolBits
+	AnyCap       PolicyPolBits
+	Cap          [64]PolicyPolBits
 	AnyAddr      PolicyPolBits
 	AnyPort      PolicyPolBits
 	Tcp          PolicyPolBits
@@ -194,6 +208,14 @@ type PolicyPolLpm6 struct {
 	_         structs.HostLayout
 	Prefixlen uint32
 	Addr      [16]uint8
+}
+
+type PolicyPolNeedle struct {
+	_     structs.HostLayout
+	Bytes [64]uint8
+	Len   uint32
+	Pad   uint32
+	Rules PolicyPolBits
 }
 
 type PolicyPolOutcome uint32
@@ -233,6 +255,7 @@ type PolicyPolStats struct {
 	RateLimited     uint64
 	Truncated       uint64
 	PathUnmatchable uint64
+	ArgsTruncated   uint64
 }
 
 type PolicyPolWork struct {
@@ -240,6 +263,7 @@ type PolicyPolWork struct {
 	Ev   PolicyPolicyEvent
 	Xkey PolicyFileKey
 	Rkey PolicyFileKey
+	Args [1088]int8
 }
 
 type PolicyPolicyEvent struct {
@@ -296,6 +320,7 @@ const (
 	PolicyMapOsecF_wild          = "osec_f_wild"
 	PolicyMapOsecF_work          = "osec_f_work"
 	PolicyMapOsecPolActive       = "osec_pol_active"
+	PolicyMapOsecPolArgs         = "osec_pol_args"
 	PolicyMapOsecPolBinExact     = "osec_pol_bin_exact"
 	PolicyMapOsecPolBinPrefix    = "osec_pol_bin_prefix"
 	PolicyMapOsecPolBinSuffix    = "osec_pol_bin_suffix"
@@ -305,6 +330,9 @@ const (
 	PolicyMapOsecPolCidr6        = "osec_pol_cidr6"
 	PolicyMapOsecPolEuids        = "osec_pol_euids"
 	PolicyMapOsecPolHdr          = "osec_pol_hdr"
+	PolicyMapOsecPolParExact     = "osec_pol_par_exact"
+	PolicyMapOsecPolParPrefix    = "osec_pol_par_prefix"
+	PolicyMapOsecPolParSuffix    = "osec_pol_par_suffix"
 	PolicyMapOsecPolPathExact    = "osec_pol_path_exact"
 	PolicyMapOsecPolPathPrefix   = "osec_pol_path_prefix"
 	PolicyMapOsecPolPorts        = "osec_pol_ports"
@@ -335,6 +363,7 @@ const (
 	PolicyVarOpsAny              = "ops_any"
 	PolicyVarUnusedPolAction     = "unused_pol_action"
 	PolicyVarUnusedPolActive     = "unused_pol_active"
+	PolicyVarUnusedPolArgs       = "unused_pol_args"
 	PolicyVarUnusedPolBinval     = "unused_pol_binval"
 	PolicyVarUnusedPolBits       = "unused_pol_bits"
 	PolicyVarUnusedPolCgroup     = "unused_pol_cgroup"
@@ -420,6 +449,7 @@ type PolicyMapSpecs struct {
 	OsecF_wild        *ebpf.MapSpec `ebpf:"osec_f_wild"`
 	OsecF_work        *ebpf.MapSpec `ebpf:"osec_f_work"`
 	OsecPolActive     *ebpf.MapSpec `ebpf:"osec_pol_active"`
+	OsecPolArgs       *ebpf.MapSpec `ebpf:"osec_pol_args"`
 	OsecPolBinExact   *ebpf.MapSpec `ebpf:"osec_pol_bin_exact"`
 	OsecPolBinPrefix  *ebpf.MapSpec `ebpf:"osec_pol_bin_prefix"`
 	OsecPolBinSuffix  *ebpf.MapSpec `ebpf:"osec_pol_bin_suffix"`
@@ -429,6 +459,9 @@ type PolicyMapSpecs struct {
 	OsecPolCidr6      *ebpf.MapSpec `ebpf:"osec_pol_cidr6"`
 	OsecPolEuids      *ebpf.MapSpec `ebpf:"osec_pol_euids"`
 	OsecPolHdr        *ebpf.MapSpec `ebpf:"osec_pol_hdr"`
+	OsecPolParExact   *ebpf.MapSpec `ebpf:"osec_pol_par_exact"`
+	OsecPolParPrefix  *ebpf.MapSpec `ebpf:"osec_pol_par_prefix"`
+	OsecPolParSuffix  *ebpf.MapSpec `ebpf:"osec_pol_par_suffix"`
 	OsecPolPathExact  *ebpf.MapSpec `ebpf:"osec_pol_path_exact"`
 	OsecPolPathPrefix *ebpf.MapSpec `ebpf:"osec_pol_path_prefix"`
 	OsecPolPorts      *ebpf.MapSpec `ebpf:"osec_pol_ports"`
@@ -453,6 +486,7 @@ type PolicyVariableSpecs struct {
 	OpsAny              *ebpf.VariableSpec `ebpf:"ops_any"`
 	UnusedPolAction     *ebpf.VariableSpec `ebpf:"unused_pol_action"`
 	UnusedPolActive     *ebpf.VariableSpec `ebpf:"unused_pol_active"`
+	UnusedPolArgs       *ebpf.VariableSpec `ebpf:"unused_pol_args"`
 	UnusedPolBinval     *ebpf.VariableSpec `ebpf:"unused_pol_binval"`
 	UnusedPolBits       *ebpf.VariableSpec `ebpf:"unused_pol_bits"`
 	UnusedPolCgroup     *ebpf.VariableSpec `ebpf:"unused_pol_cgroup"`
@@ -498,6 +532,7 @@ type PolicyMaps struct {
 	OsecF_wild        *ebpf.Map `ebpf:"osec_f_wild"`
 	OsecF_work        *ebpf.Map `ebpf:"osec_f_work"`
 	OsecPolActive     *ebpf.Map `ebpf:"osec_pol_active"`
+	OsecPolArgs       *ebpf.Map `ebpf:"osec_pol_args"`
 	OsecPolBinExact   *ebpf.Map `ebpf:"osec_pol_bin_exact"`
 	OsecPolBinPrefix  *ebpf.Map `ebpf:"osec_pol_bin_prefix"`
 	OsecPolBinSuffix  *ebpf.Map `ebpf:"osec_pol_bin_suffix"`
@@ -507,6 +542,9 @@ type PolicyMaps struct {
 	OsecPolCidr6      *ebpf.Map `ebpf:"osec_pol_cidr6"`
 	OsecPolEuids      *ebpf.Map `ebpf:"osec_pol_euids"`
 	OsecPolHdr        *ebpf.Map `ebpf:"osec_pol_hdr"`
+	OsecPolParExact   *ebpf.Map `ebpf:"osec_pol_par_exact"`
+	OsecPolParPrefix  *ebpf.Map `ebpf:"osec_pol_par_prefix"`
+	OsecPolParSuffix  *ebpf.Map `ebpf:"osec_pol_par_suffix"`
 	OsecPolPathExact  *ebpf.Map `ebpf:"osec_pol_path_exact"`
 	OsecPolPathPrefix *ebpf.Map `ebpf:"osec_pol_path_prefix"`
 	OsecPolPorts      *ebpf.Map `ebpf:"osec_pol_ports"`
@@ -532,6 +570,7 @@ func (m *PolicyMaps) Close() error {
 		m.OsecF_wild,
 		m.OsecF_work,
 		m.OsecPolActive,
+		m.OsecPolArgs,
 		m.OsecPolBinExact,
 		m.OsecPolBinPrefix,
 		m.OsecPolBinSuffix,
@@ -541,6 +580,9 @@ func (m *PolicyMaps) Close() error {
 		m.OsecPolCidr6,
 		m.OsecPolEuids,
 		m.OsecPolHdr,
+		m.OsecPolParExact,
+		m.OsecPolParPrefix,
+		m.OsecPolParSuffix,
 		m.OsecPolPathExact,
 		m.OsecPolPathPrefix,
 		m.OsecPolPorts,
@@ -566,6 +608,7 @@ type PolicyVariables struct {
 	OpsAny              *ebpf.Variable `ebpf:"ops_any"`
 	UnusedPolAction     *ebpf.Variable `ebpf:"unused_pol_action"`
 	UnusedPolActive     *ebpf.Variable `ebpf:"unused_pol_active"`
+	UnusedPolArgs       *ebpf.Variable `ebpf:"unused_pol_args"`
 	UnusedPolBinval     *ebpf.Variable `ebpf:"unused_pol_binval"`
 	UnusedPolBits       *ebpf.Variable `ebpf:"unused_pol_bits"`
 	UnusedPolCgroup     *ebpf.Variable `ebpf:"unused_pol_cgroup"`

@@ -72,6 +72,30 @@ struct pol_rule {
 #define POL_FOP_TRUNCATE 8
 #define POL_FOP_BITS 12
 
+/* Argument selectors (exec, at sched_process_exec): the strings a set looks for in the command
+ * line (its arguments joined by spaces, first POL_ARGS_BYTES bytes). */
+#define POL_MAX_NEEDLES 32
+#define POL_NEEDLE_BYTES 64
+#define POL_ARGS_BYTES 1024
+#define POL_GRAM_WORDS 1024 /* 65536 bits: one per pair of bytes */
+#define POL_CAPS 64
+
+struct pol_needle {
+	__u8 bytes[POL_NEEDLE_BYTES];
+	__u32 len;
+	__u32 pad;
+	struct pol_bits rules; /* the rules that need this string */
+};
+
+/* osec_pol_args[gen]: the needles, and a bitmap of the byte pairs that begin one (the scan
+ * compares needles only where the command line has such a pair). */
+struct pol_args {
+	__u32 n;
+	__u32 pad;
+	__u64 grams[POL_GRAM_WORDS];
+	struct pol_needle needle[POL_MAX_NEEDLES];
+};
+
 /* The header of a generation: which rules each hook evaluates and which rules place no
  * constraint on a selector (they match whatever the lookup finds). */
 struct pol_hdr {
@@ -85,6 +109,12 @@ struct pol_hdr {
 	struct pol_bits any_uid;
 	struct pol_bits any_euid;
 	struct pol_bits any_path;
+	struct pol_bits any_parent;    /* rules with no parent binary selector */
+	struct pol_bits par_suffix;    /* rules with parent binary suffixes */
+	struct pol_bits args;          /* rules with argument selectors */
+	struct pol_bits stdio_socket;  /* rules that need an AF_INET/AF_INET6 socket as stdio */
+	struct pol_bits any_cap;       /* rules with no capability selector */
+	struct pol_bits cap[POL_CAPS]; /* rules that a process with capability i satisfies */
 	struct pol_bits any_addr;
 	struct pol_bits any_port;
 	struct pol_bits tcp;           /* rules whose protocol allows TCP */
@@ -135,6 +165,7 @@ struct pol_stats {
 	__u64 rate_limited;
 	__u64 truncated;
 	__u64 path_unmatchable;
+	__u64 args_truncated; /* command lines longer than POL_ARGS_BYTES (matched on their start) */
 };
 
 /* policy_event.flags */

@@ -3,7 +3,9 @@ package enforce
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -23,6 +25,11 @@ const (
 	MaxCIDREntries = 65536
 	// MaxIDEntries bounds the distinct uids, and the distinct euids, of a set.
 	MaxIDEntries = 4096
+	// MaxArgStrings is the number of distinct argument strings of a set (POL_MAX_NEEDLES);
+	// MaxArgBytes the length of one (POL_NEEDLE_BYTES). The kernel looks for them in the first
+	// 1024 bytes of the command line (POL_ARGS_BYTES).
+	MaxArgStrings = 32
+	MaxArgBytes   = 64
 	// MaxPathBytes is the longest path an exact or prefix selector may name: the kernel
 	// matches the first 255 bytes of a path (prefixes need one more for their '/').
 	MaxPathBytes = 254
@@ -106,21 +113,26 @@ type RuleState struct {
 // state is a compiled set: everything one generation of the kernel maps holds, except the
 // cgroup ids of the workloads (resolved separately, and again as cgroups come and go).
 type state struct {
-	set        *policy.Set
-	hdr        bpf.PolicyPolHdr
-	rules      []bpf.PolicyPolRule
-	binExact   map[string]binval
-	binPrefix  map[string]binval
-	binSuffix  map[string]binval // keys reversed
-	pathExact  map[string]bits
-	pathPrefix map[string]bits
-	cidr4      map[netip.Prefix]bits
-	cidr6      map[netip.Prefix]bits
-	uids       map[uint32]bits
-	euids      map[uint32]bits
-	ports      map[uint16]bits
-	workloads  []ruleWorkload
-	states     []RuleState
+	set         *policy.Set
+	hdr         bpf.PolicyPolHdr
+	rules       []bpf.PolicyPolRule
+	binExact    map[string]binval
+	binPrefix   map[string]binval
+	binSuffix   map[string]binval // keys reversed
+	parExact    map[string]binval // parent binary selectors, the same three kinds
+	parPrefix   map[string]binval
+	parSuffix   map[string]binval
+	needles     []string // distinct argument strings (osec_pol_args)
+	needleRules []bits   // the rules of each
+	pathExact   map[string]bits
+	pathPrefix  map[string]bits
+	cidr4       map[netip.Prefix]bits
+	cidr6       map[netip.Prefix]bits
+	uids        map[uint32]bits
+	euids       map[uint32]bits
+	ports       map[uint16]bits
+	workloads   []ruleWorkload
+	states      []RuleState
 }
 
 // ruleWorkload is the workload of a rule that does not select every process.
@@ -144,6 +156,9 @@ func compile(set *policy.Set, hooks map[Hook]bool) (*state, error) {
 		binExact:   map[string]binval{},
 		binPrefix:  map[string]binval{},
 		binSuffix:  map[string]binval{},
+		parExact:   map[string]binval{},
+		parPrefix:  map[string]binval{},
+		parSuffix:  map[string]binval{},
 		pathExact:  map[string]bits{},
 		pathPrefix: map[string]bits{},
 		cidr4:      map[netip.Prefix]bits{},
@@ -172,6 +187,9 @@ func compile(set *policy.Set, hooks map[Hook]bool) (*state, error) {
 		{"exact binaries", len(s.binExact), MaxPathEntries},
 		{"binary prefixes", len(s.binPrefix), MaxPathEntries},
 		{"binary suffixes", len(s.binSuffix), MaxPathEntries},
+		{"exact parent binaries", len(s.parExact), MaxPathEntries},
+		{"parent binary prefixes", len(s.parPrefix), MaxPathEntries},
+		{"parent binary suffixes", len(s.parSuffix), MaxPathEntries},
 		{"exact file paths", len(s.pathExact), MaxPathEntries},
 		{"file path prefixes", len(s.pathPrefix), MaxPathEntries},
 		{"IPv4 CIDRs", len(s.cidr4), MaxCIDREntries},
@@ -188,6 +206,8 @@ func compile(set *policy.Set, hooks map[Hook]bool) (*state, error) {
 	}
 	closeBinaries(s.binPrefix, prefixAncestors)
 	closeBinaries(s.binSuffix, suffixAncestors)
+	closeBinaries(s.parPrefix, prefixAncestors)
+	closeBinaries(s.parSuffix, suffixAncestors)
 	closePaths(s.pathPrefix)
 	closeCIDRs(s.cidr4)
 	closeCIDRs(s.cidr6)
@@ -211,6 +231,15 @@ func chooseHook(r *policy.Rule, hooks map[Hook]bool) (h Hook, killFallback bool,
 		p = pair{HookSendLSM, HookSendCG}
 	default:
 		return 0, false, fmt.Errorf("event %q: no kernel backend evaluates it yet", r.Event)
+	}
+	if r.Event == policy.EventExec && len(r.ArgsContain) > 0 {
+		// The new image's command line is readable after the exec only (sched_process_exec):
+		// argument rules never run at bprm_check_security, so they cannot deny, only kill.
+		if r.Action == policy.ActionDeny && !r.FallbackKill && r.Mode != policy.ModeMonitor {
+			return 0, false, errors.New("deny on process.exec with arguments: the command line is read after the exec, where only kill can stop it; set fallback: kill")
+		}
+		hooks = maps.Clone(hooks)
+		delete(hooks, p.lsm)
 	}
 	switch r.Action {
 	case policy.ActionDeny:
@@ -267,23 +296,11 @@ func (s *state) add(i int, r *policy.Rule, hooks map[Hook]bool) error {
 		return fmt.Errorf("rule id %d at index %d: ids must be the index plus one", r.ID, i)
 	}
 	var unsupported []string
-	if !r.ParentBinary.Empty() {
-		unsupported = append(unsupported, "parent binary")
-	}
-	if len(r.ArgsContain) > 0 {
-		unsupported = append(unsupported, "arguments")
-	}
-	if len(r.Capabilities) > 0 {
-		unsupported = append(unsupported, "capabilities")
-	}
 	if len(r.ToUIDs) > 0 {
 		unsupported = append(unsupported, "to uids")
 	}
 	if len(r.Paths.Suffix) > 0 {
 		unsupported = append(unsupported, "path suffix")
-	}
-	if r.StdioNetworkSocket {
-		unsupported = append(unsupported, "stdio network socket")
 	}
 	if len(unsupported) > 0 {
 		return fmt.Errorf("selectors not evaluated in the kernel yet: %s", strings.Join(unsupported, ", "))
@@ -294,6 +311,9 @@ func (s *state) add(i int, r *policy.Rule, hooks map[Hook]bool) error {
 	}
 	if r.Event != policy.EventFile && (!r.Paths.Empty() || r.FileOps != 0) {
 		return fmt.Errorf("file selectors (paths, operations) do not apply to event %s", r.Event)
+	}
+	if r.Event != policy.EventExec && (len(r.ArgsContain) > 0 || r.StdioNetworkSocket) {
+		return fmt.Errorf("arguments and stdioNetworkSocket apply to process.exec only, not to %s", r.Event)
 	}
 	hook, killFallback, err := chooseHook(r, hooks)
 	if err != nil {
@@ -353,14 +373,35 @@ func (s *state) add(i int, r *policy.Rule, hooks map[Hook]bool) error {
 	}
 	if r.Binary.Empty() {
 		set(&s.hdr.AnyBinary, i)
-	} else if err := s.addBinaries(i, r.Binary, false); err != nil {
+	} else if err := s.addBinaries(i, r.Binary, false, s.binaries()); err != nil {
 		return fmt.Errorf("binary: %w", err)
 	}
 	if !r.ExceptBinary.Empty() {
 		set(&s.hdr.BinExcept, i)
-		if err := s.addBinaries(i, r.ExceptBinary, true); err != nil {
+		if err := s.addBinaries(i, r.ExceptBinary, true, s.binaries()); err != nil {
 			return fmt.Errorf("except binary: %w", err)
 		}
+	}
+	if r.ParentBinary.Empty() {
+		set(&s.hdr.AnyParent, i)
+	} else if err := s.addBinaries(i, r.ParentBinary, false, s.parents()); err != nil {
+		return fmt.Errorf("parent binary: %w", err)
+	}
+	if err := s.addArgs(i, r.ArgsContain); err != nil {
+		return err
+	}
+	if r.StdioNetworkSocket {
+		set(&s.hdr.StdioSocket, i)
+	}
+	if len(r.Capabilities) == 0 {
+		set(&s.hdr.AnyCap, i)
+	}
+	for _, c := range r.Capabilities {
+		n := slices.Index(policy.Capabilities, c)
+		if n < 0 || n >= len(s.hdr.Cap) {
+			return fmt.Errorf("capability %q: unknown to the kernel side", c)
+		}
+		set(&s.hdr.Cap[n], i)
 	}
 	if len(r.UIDs) == 0 {
 		set(&s.hdr.AnyUid, i)
@@ -444,8 +485,62 @@ func (s *state) add(i int, r *policy.Rule, hooks map[Hook]bool) error {
 	return nil
 }
 
-// addBinaries adds the binary patterns of rule i, as matches or as exceptions.
-func (s *state) addBinaries(i int, m policy.Match, except bool) error {
+// binMaps are the three maps of a binary selector kind (the process's own binary, or its
+// parent's) and the header bitmap of the rules with suffixes.
+type binMaps struct {
+	exact, prefix, suffix map[string]binval
+	suffixRules           *bits
+}
+
+func (s *state) binaries() binMaps {
+	return binMaps{s.binExact, s.binPrefix, s.binSuffix, &s.hdr.BinSuffix}
+}
+
+func (s *state) parents() binMaps {
+	return binMaps{s.parExact, s.parPrefix, s.parSuffix, &s.hdr.ParSuffix}
+}
+
+// addArgs adds the argument strings of rule i: the kernel looks for every string of the set
+// in the command line once (POL_MAX_NEEDLES, each 2 to POL_NEEDLE_BYTES bytes).
+func (s *state) addArgs(i int, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	set(&s.hdr.Args, i)
+	for _, a := range args {
+		if len(a) < 2 || len(a) > MaxArgBytes {
+			return fmt.Errorf("argument string %q: the kernel matches strings of 2 to %d bytes", a, MaxArgBytes)
+		}
+		k := slices.Index(s.needles, a)
+		if k < 0 {
+			if len(s.needles) == MaxArgStrings {
+				return fmt.Errorf("argument string %q: the set has more than %d distinct argument strings", a, MaxArgStrings)
+			}
+			s.needles = append(s.needles, a)
+			s.needleRules = append(s.needleRules, bits{})
+			k = len(s.needles) - 1
+		}
+		set(&s.needleRules[k], i)
+	}
+	return nil
+}
+
+// argsValue is the kernel's form of the set's argument strings (osec_pol_args[gen]).
+func (s *state) argsValue() *bpf.PolicyPolArgs {
+	v := &bpf.PolicyPolArgs{N: uint32(len(s.needles))}
+	for k, a := range s.needles {
+		nd := &v.Needle[k]
+		copy(nd.Bytes[:], a)
+		nd.Len = uint32(len(a))
+		nd.Rules = s.needleRules[k]
+		g := uint32(a[0]) | uint32(a[1])<<8
+		v.Grams[g/64] |= 1 << (g % 64)
+	}
+	return v
+}
+
+// addBinaries adds the binary patterns of rule i to bm, as matches or as exceptions.
+func (s *state) addBinaries(i int, m policy.Match, except bool, bm binMaps) error {
 	put := func(mp map[string]binval, k string) {
 		v := mp[k]
 		if except {
@@ -459,20 +554,20 @@ func (s *state) addBinaries(i int, m policy.Match, except bool) error {
 		if !strings.HasPrefix(p, "/") || len(p) > MaxPathBytes {
 			return fmt.Errorf("exact path %q: must be absolute and at most %d bytes", p, MaxPathBytes)
 		}
-		put(s.binExact, p)
+		put(bm.exact, p)
 	}
 	for _, p := range m.Prefix {
 		if !strings.HasPrefix(p, "/") || len(p) > MaxPathBytes {
 			return fmt.Errorf("path prefix %q: must be absolute and at most %d bytes", p, MaxPathBytes)
 		}
-		put(s.binPrefix, prefixKey(p))
+		put(bm.prefix, prefixKey(p))
 	}
 	for _, p := range m.Suffix {
 		if p == "" || len(p) > MaxPathBytes {
 			return fmt.Errorf("path suffix %q: must not be empty and at most %d bytes", p, MaxPathBytes)
 		}
-		put(s.binSuffix, reverse(p))
-		set(&s.hdr.BinSuffix, i)
+		put(bm.suffix, reverse(p))
+		set(bm.suffixRules, i)
 	}
 	return nil
 }

@@ -68,6 +68,7 @@ type Enforcer struct {
 var outerMaps = []string{
 	"osec_pol_bin_exact", "osec_pol_bin_prefix", "osec_pol_bin_suffix", "osec_pol_path_exact", "osec_pol_path_prefix",
 	"osec_pol_cidr4", "osec_pol_cidr6", "osec_pol_cgroups", "osec_pol_uids", "osec_pol_euids",
+	"osec_pol_par_exact", "osec_pol_par_prefix", "osec_pol_par_suffix",
 }
 
 // hook programs.
@@ -386,6 +387,9 @@ func (e *Enforcer) buildInner(st *state, cg map[uint64]bpf.PolicyPolCgroup) (_ m
 		{"osec_pol_bin_exact", len(st.binExact), binaries(st.binExact)},
 		{"osec_pol_bin_prefix", len(st.binPrefix), binaries(st.binPrefix)},
 		{"osec_pol_bin_suffix", len(st.binSuffix), binaries(st.binSuffix)},
+		{"osec_pol_par_exact", len(st.parExact), binaries(st.parExact)},
+		{"osec_pol_par_prefix", len(st.parPrefix), binaries(st.parPrefix)},
+		{"osec_pol_par_suffix", len(st.parSuffix), binaries(st.parSuffix)},
 		{"osec_pol_path_exact", len(st.pathExact), paths(st.pathExact)},
 		{"osec_pol_path_prefix", len(st.pathPrefix), paths(st.pathPrefix)},
 		{"osec_pol_cidr4", len(st.cidr4), cidrs(st.cidr4, true)},
@@ -472,6 +476,9 @@ func (e *Enforcer) writeSlot(slot uint32, st *state, fds map[string]*ebpf.Map) e
 			return fmt.Errorf("%s[%d]: %w", name, slot, err)
 		}
 	}
+	if err := e.coll.Maps["osec_pol_args"].Put(slot, st.argsValue()); err != nil {
+		return fmt.Errorf("argument strings: %w", err)
+	}
 	if err := e.coll.Maps["osec_pol_hdr"].Put(slot, &st.hdr); err != nil {
 		return fmt.Errorf("header: %w", err)
 	}
@@ -518,6 +525,7 @@ type Stats struct {
 	RateLimited        uint64
 	Truncated          uint64 // decisions beyond the per-operation bound (not recorded)
 	PathUnmatchable    uint64
+	ArgsTruncated      uint64 // command lines longer than the 1024 bytes matched
 }
 
 // Stats reads the kernel counters.
@@ -535,6 +543,7 @@ func (e *Enforcer) Stats() (Stats, error) {
 		s.RateLimited += c.RateLimited
 		s.Truncated += c.Truncated
 		s.PathUnmatchable += c.PathUnmatchable
+		s.ArgsTruncated += c.ArgsTruncated
 	}
 	return s, nil
 }

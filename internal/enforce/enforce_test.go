@@ -551,7 +551,11 @@ func TestApplyRefusesAndChangesNothing(t *testing.T) {
 	longPath := rule(2, "long", policy.EventExec, policy.ActionAudit)
 	longPath.Binary.Exact = []string{"/" + strings.Repeat("a", 300)}
 	args := rule(2, "args", policy.EventExec, policy.ActionAudit)
-	args.ArgsContain = []string{"-c"}
+	args.ArgsContain = []string{"-c", "x"} // one byte: too short for the kernel's scan
+	tooManyArgs := rule(2, "many-args", policy.EventExec, policy.ActionAudit)
+	for i := range MaxArgStrings + 1 {
+		tooManyArgs.ArgsContain = append(tooManyArgs.ArgsContain, fmt.Sprintf("--opt%d", i))
+	}
 	badID := rule(5, "bad-id", policy.EventExec, policy.ActionAudit)
 
 	cases := map[string]*policy.Set{
@@ -560,7 +564,8 @@ func TestApplyRefusesAndChangesNothing(t *testing.T) {
 		"too many CIDRs":            {Generation: 32, Rules: []policy.Rule{bigCIDRs}},
 		"listen has no backend":     {Generation: 34, Rules: []policy.Rule{good, listen}},
 		"path too long":             {Generation: 35, Rules: []policy.Rule{good, longPath}},
-		"unsupported selector":      {Generation: 36, Rules: []policy.Rule{good, args}},
+		"argument string too short": {Generation: 36, Rules: []policy.Rule{good, args}},
+		"too many argument strings": {Generation: 38, Rules: []policy.Rule{good, tooManyArgs}},
 		"rule ids not index plus 1": {Generation: 37, Rules: []policy.Rule{badID}},
 	}
 	if !e.enf.hooks[HookFileLSM] {

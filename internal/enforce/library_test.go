@@ -26,8 +26,10 @@ func TestPolicyLibrary(t *testing.T) {
 		"no_lsm": {TPBTF: true, CgroupSockAddr: true, Cgroup2Path: "/sys/fs/cgroup"},
 	}
 	want := map[string][]string{
-		"lsm":    {"cloud-metadata.yaml", "crypto-miners.yaml", "lateral-movement.yaml", "package-managers.yaml", "sensitive-files.yaml"},
-		"no_lsm": {"cloud-metadata.yaml", "crypto-miners.yaml", "lateral-movement.yaml", "package-managers.yaml"},
+		"lsm": {"cloud-metadata.yaml", "crypto-miners.yaml", "kubectl-exec.yaml", "lateral-movement.yaml", "mining-pool-arguments.yaml",
+			"package-managers.yaml", "reverse-shell.yaml", "sensitive-files.yaml"},
+		"no_lsm": {"cloud-metadata.yaml", "crypto-miners.yaml", "kubectl-exec.yaml", "lateral-movement.yaml", "mining-pool-arguments.yaml",
+			"package-managers.yaml", "reverse-shell.yaml"},
 	}
 	for name, caps := range kernels {
 		t.Run(name, func(t *testing.T) {

@@ -221,6 +221,54 @@ func (ms *OtelsecPolicyDecisionsRateLimitedMetricConfig) Unmarshal(parser *confm
 	return nil
 }
 
+// OtelsecPolicyLimitsMetricAttributeKey specifies the key of an attribute for the otelsec.policy.limits metric.
+type OtelsecPolicyLimitsMetricAttributeKey string
+
+const (
+	OtelsecPolicyLimitsMetricAttributeKeyMatchLimit OtelsecPolicyLimitsMetricAttributeKey = "otelsec.policy.limit"
+)
+
+// OtelsecPolicyLimitsMetricConfig provides config for the otelsec.policy.limits metric.
+type OtelsecPolicyLimitsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                  `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []OtelsecPolicyLimitsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *OtelsecPolicyLimitsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *OtelsecPolicyLimitsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case OtelsecPolicyLimitsMetricAttributeKeyMatchLimit:
+		default:
+			return fmt.Errorf("metric otelsec.policy.limits doesn't have an attribute %v, valid attributes: [otelsec.policy.limit]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // OtelsecPolicyRulesMetricAttributeKey specifies the key of an attribute for the otelsec.policy.rules metric.
 type OtelsecPolicyRulesMetricAttributeKey string
 
@@ -454,6 +502,7 @@ type MetricsConfig struct {
 	OtelsecKernelRecordsFiltered      OtelsecKernelRecordsFilteredMetricConfig      `mapstructure:"otelsec.kernel.records.filtered"`
 	OtelsecKernelRecordsLost          OtelsecKernelRecordsLostMetricConfig          `mapstructure:"otelsec.kernel.records.lost"`
 	OtelsecPolicyDecisionsRateLimited OtelsecPolicyDecisionsRateLimitedMetricConfig `mapstructure:"otelsec.policy.decisions.rate_limited"`
+	OtelsecPolicyLimits               OtelsecPolicyLimitsMetricConfig               `mapstructure:"otelsec.policy.limits"`
 	OtelsecPolicyRules                OtelsecPolicyRulesMetricConfig                `mapstructure:"otelsec.policy.rules"`
 	OtelsecPolicySets                 OtelsecPolicySetsMetricConfig                 `mapstructure:"otelsec.policy.sets"`
 	OtelsecProcessCacheEvictions      OtelsecProcessCacheEvictionsMetricConfig      `mapstructure:"otelsec.process_cache.evictions"`
@@ -487,6 +536,11 @@ func DefaultMetricsConfig() MetricsConfig {
 		},
 		OtelsecPolicyDecisionsRateLimited: OtelsecPolicyDecisionsRateLimitedMetricConfig{
 			Enabled: true,
+		},
+		OtelsecPolicyLimits: OtelsecPolicyLimitsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []OtelsecPolicyLimitsMetricAttributeKey{OtelsecPolicyLimitsMetricAttributeKeyMatchLimit},
 		},
 		OtelsecPolicyRules: OtelsecPolicyRulesMetricConfig{
 			Enabled:             true,

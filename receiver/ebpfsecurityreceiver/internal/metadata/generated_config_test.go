@@ -49,6 +49,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					OtelsecPolicyDecisionsRateLimited: OtelsecPolicyDecisionsRateLimitedMetricConfig{
 						Enabled: true,
 					},
+					OtelsecPolicyLimits: OtelsecPolicyLimitsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []OtelsecPolicyLimitsMetricAttributeKey{OtelsecPolicyLimitsMetricAttributeKeyMatchLimit},
+					},
 					OtelsecPolicyRules: OtelsecPolicyRulesMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -111,6 +116,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					OtelsecPolicyDecisionsRateLimited: OtelsecPolicyDecisionsRateLimitedMetricConfig{
 						Enabled: false,
 					},
+					OtelsecPolicyLimits: OtelsecPolicyLimitsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []OtelsecPolicyLimitsMetricAttributeKey{OtelsecPolicyLimitsMetricAttributeKeyMatchLimit},
+					},
 					OtelsecPolicyRules: OtelsecPolicyRulesMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -150,7 +160,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(OtelsecEventsMetricConfig{}, OtelsecKernelRecordsMetricConfig{}, OtelsecKernelRecordsFilteredMetricConfig{}, OtelsecKernelRecordsLostMetricConfig{}, OtelsecPolicyDecisionsRateLimitedMetricConfig{}, OtelsecPolicyRulesMetricConfig{}, OtelsecPolicySetsMetricConfig{}, OtelsecProcessCacheEvictionsMetricConfig{}, OtelsecProcessCacheReapedMetricConfig{}, OtelsecProcessCacheSizeMetricConfig{}, OtelsecRecordsInvalidMetricConfig{}, OtelsecSensorHooksMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(OtelsecEventsMetricConfig{}, OtelsecKernelRecordsMetricConfig{}, OtelsecKernelRecordsFilteredMetricConfig{}, OtelsecKernelRecordsLostMetricConfig{}, OtelsecPolicyDecisionsRateLimitedMetricConfig{}, OtelsecPolicyLimitsMetricConfig{}, OtelsecPolicyRulesMetricConfig{}, OtelsecPolicySetsMetricConfig{}, OtelsecProcessCacheEvictionsMetricConfig{}, OtelsecProcessCacheReapedMetricConfig{}, OtelsecProcessCacheSizeMetricConfig{}, OtelsecRecordsInvalidMetricConfig{}, OtelsecSensorHooksMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -199,6 +209,18 @@ func TestOtelsecKernelRecordsLostMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric otelsec.kernel.records.lost doesn't have an attribute invalid, valid attributes: [otelsec.event.name]")
 
 	cfg = DefaultMetricsConfig().OtelsecKernelRecordsLost
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestOtelsecPolicyLimitsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().OtelsecPolicyLimits
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []OtelsecPolicyLimitsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric otelsec.policy.limits doesn't have an attribute invalid, valid attributes: [otelsec.policy.limit]")
+
+	cfg = DefaultMetricsConfig().OtelsecPolicyLimits
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

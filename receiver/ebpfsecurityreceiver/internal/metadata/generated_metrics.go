@@ -19,6 +19,36 @@ const (
 	AggregationStrategyMax = "max"
 )
 
+// AttributeMatchLimit specifies the value match_limit attribute.
+type AttributeMatchLimit int
+
+const (
+	_ AttributeMatchLimit = iota
+	AttributeMatchLimitDecisions
+	AttributeMatchLimitPath
+	AttributeMatchLimitArgs
+)
+
+// String returns the string representation of the AttributeMatchLimit.
+func (av AttributeMatchLimit) String() string {
+	switch av {
+	case AttributeMatchLimitDecisions:
+		return "decisions"
+	case AttributeMatchLimitPath:
+		return "path"
+	case AttributeMatchLimitArgs:
+		return "args"
+	}
+	return ""
+}
+
+// MapAttributeMatchLimit is a helper map of string to AttributeMatchLimit attribute value.
+var MapAttributeMatchLimit = map[string]AttributeMatchLimit{
+	"decisions": AttributeMatchLimitDecisions,
+	"path":      AttributeMatchLimitPath,
+	"args":      AttributeMatchLimitArgs,
+}
+
 // AttributeSetOutcome specifies the value set_outcome attribute.
 type AttributeSetOutcome int
 
@@ -65,6 +95,10 @@ var MetricsInfo = metricsInfo{
 	OtelsecPolicyDecisionsRateLimited: metricInfo{
 		Name: "otelsec.policy.decisions.rate_limited",
 	},
+	OtelsecPolicyLimits: metricInfo{
+		Name:       "otelsec.policy.limits",
+		Attributes: []string{"match_limit"},
+	},
 	OtelsecPolicyRules: metricInfo{
 		Name:       "otelsec.policy.rules",
 		Attributes: []string{"rule", "backend"},
@@ -97,6 +131,7 @@ type metricsInfo struct {
 	OtelsecKernelRecordsFiltered      metricInfo
 	OtelsecKernelRecordsLost          metricInfo
 	OtelsecPolicyDecisionsRateLimited metricInfo
+	OtelsecPolicyLimits               metricInfo
 	OtelsecPolicyRules                metricInfo
 	OtelsecPolicySets                 metricInfo
 	OtelsecProcessCacheEvictions      metricInfo
@@ -519,6 +554,97 @@ func (m *metricOtelsecPolicyDecisionsRateLimited) emit(metrics pmetric.MetricSli
 
 func newMetricOtelsecPolicyDecisionsRateLimited(cfg OtelsecPolicyDecisionsRateLimitedMetricConfig) metricOtelsecPolicyDecisionsRateLimited {
 	m := metricOtelsecPolicyDecisionsRateLimited{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricOtelsecPolicyLimits struct {
+	data          pmetric.Metric                  // data buffer for generated metric.
+	config        OtelsecPolicyLimitsMetricConfig // metric config provided by user.
+	capacity      int                             // max observed number of data points added to the metric.
+	aggDataPoints []int64                         // slice containing number of aggregated datapoints at each index
+}
+
+// init fills otelsec.policy.limits metric with initial data.
+func (m *metricOtelsecPolicyLimits) init() {
+	m.data.SetName("otelsec.policy.limits")
+	m.data.SetDescription("Operations where policy matching reached one of its bounds, by bound.")
+	m.data.SetUnit("{operation}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricOtelsecPolicyLimits) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, matchLimitAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, OtelsecPolicyLimitsMetricAttributeKeyMatchLimit) {
+		dp.Attributes().PutStr("otelsec.policy.limit", matchLimitAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricOtelsecPolicyLimits) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricOtelsecPolicyLimits) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricOtelsecPolicyLimits(cfg OtelsecPolicyLimitsMetricConfig) metricOtelsecPolicyLimits {
+	m := metricOtelsecPolicyLimits{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -1023,6 +1149,7 @@ type MetricsBuilder struct {
 	metricOtelsecKernelRecordsFiltered      metricOtelsecKernelRecordsFiltered
 	metricOtelsecKernelRecordsLost          metricOtelsecKernelRecordsLost
 	metricOtelsecPolicyDecisionsRateLimited metricOtelsecPolicyDecisionsRateLimited
+	metricOtelsecPolicyLimits               metricOtelsecPolicyLimits
 	metricOtelsecPolicyRules                metricOtelsecPolicyRules
 	metricOtelsecPolicySets                 metricOtelsecPolicySets
 	metricOtelsecProcessCacheEvictions      metricOtelsecProcessCacheEvictions
@@ -1060,6 +1187,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricOtelsecKernelRecordsFiltered:      newMetricOtelsecKernelRecordsFiltered(mbc.Metrics.OtelsecKernelRecordsFiltered),
 		metricOtelsecKernelRecordsLost:          newMetricOtelsecKernelRecordsLost(mbc.Metrics.OtelsecKernelRecordsLost),
 		metricOtelsecPolicyDecisionsRateLimited: newMetricOtelsecPolicyDecisionsRateLimited(mbc.Metrics.OtelsecPolicyDecisionsRateLimited),
+		metricOtelsecPolicyLimits:               newMetricOtelsecPolicyLimits(mbc.Metrics.OtelsecPolicyLimits),
 		metricOtelsecPolicyRules:                newMetricOtelsecPolicyRules(mbc.Metrics.OtelsecPolicyRules),
 		metricOtelsecPolicySets:                 newMetricOtelsecPolicySets(mbc.Metrics.OtelsecPolicySets),
 		metricOtelsecProcessCacheEvictions:      newMetricOtelsecProcessCacheEvictions(mbc.Metrics.OtelsecProcessCacheEvictions),
@@ -1162,6 +1290,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricOtelsecKernelRecordsFiltered.emit(ils.Metrics())
 	mb.metricOtelsecKernelRecordsLost.emit(ils.Metrics())
 	mb.metricOtelsecPolicyDecisionsRateLimited.emit(ils.Metrics())
+	mb.metricOtelsecPolicyLimits.emit(ils.Metrics())
 	mb.metricOtelsecPolicyRules.emit(ils.Metrics())
 	mb.metricOtelsecPolicySets.emit(ils.Metrics())
 	mb.metricOtelsecProcessCacheEvictions.emit(ils.Metrics())
@@ -1223,6 +1352,11 @@ func (mb *MetricsBuilder) RecordOtelsecKernelRecordsLostDataPoint(ts pcommon.Tim
 // RecordOtelsecPolicyDecisionsRateLimitedDataPoint adds a data point to otelsec.policy.decisions.rate_limited metric.
 func (mb *MetricsBuilder) RecordOtelsecPolicyDecisionsRateLimitedDataPoint(ts pcommon.Timestamp, val int64) {
 	mb.metricOtelsecPolicyDecisionsRateLimited.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordOtelsecPolicyLimitsDataPoint adds a data point to otelsec.policy.limits metric.
+func (mb *MetricsBuilder) RecordOtelsecPolicyLimitsDataPoint(ts pcommon.Timestamp, val int64, matchLimitAttributeValue AttributeMatchLimit) {
+	mb.metricOtelsecPolicyLimits.recordDataPoint(mb.startTime, ts, val, matchLimitAttributeValue.String())
 }
 
 // RecordOtelsecPolicyRulesDataPoint adds a data point to otelsec.policy.rules metric.

@@ -71,6 +71,7 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap["otelsec.kernel.records"] = mb.metricOtelsecKernelRecords.config.AggregationStrategy
 			aggMap["otelsec.kernel.records.filtered"] = mb.metricOtelsecKernelRecordsFiltered.config.AggregationStrategy
 			aggMap["otelsec.kernel.records.lost"] = mb.metricOtelsecKernelRecordsLost.config.AggregationStrategy
+			aggMap["otelsec.policy.limits"] = mb.metricOtelsecPolicyLimits.config.AggregationStrategy
 			aggMap["otelsec.policy.rules"] = mb.metricOtelsecPolicyRules.config.AggregationStrategy
 			aggMap["otelsec.policy.sets"] = mb.metricOtelsecPolicySets.config.AggregationStrategy
 			aggMap["otelsec.sensor.hooks"] = mb.metricOtelsecSensorHooks.config.AggregationStrategy
@@ -109,6 +110,12 @@ func TestMetricsBuilder(t *testing.T) {
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordOtelsecPolicyDecisionsRateLimitedDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordOtelsecPolicyLimitsDataPoint(ts, 1, AttributeMatchLimitDecisions)
+			if tt.name == "reaggregate_set" {
+				mb.RecordOtelsecPolicyLimitsDataPoint(ts, 3, AttributeMatchLimitPath)
+			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordOtelsecPolicyRulesDataPoint(ts, 1, "rule-val", "backend-val")
@@ -151,6 +158,7 @@ func TestMetricsBuilder(t *testing.T) {
 				assert.Empty(t, mb.metricOtelsecKernelRecords.aggDataPoints)
 				assert.Empty(t, mb.metricOtelsecKernelRecordsFiltered.aggDataPoints)
 				assert.Empty(t, mb.metricOtelsecKernelRecordsLost.aggDataPoints)
+				assert.Empty(t, mb.metricOtelsecPolicyLimits.aggDataPoints)
 				assert.Empty(t, mb.metricOtelsecPolicyRules.aggDataPoints)
 				assert.Empty(t, mb.metricOtelsecPolicySets.aggDataPoints)
 				assert.Empty(t, mb.metricOtelsecSensorHooks.aggDataPoints)
@@ -371,6 +379,50 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
+				case "otelsec.policy.limits":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["otelsec.policy.limits"], "Found a duplicate in the metrics slice: otelsec.policy.limits")
+						validatedMetrics["otelsec.policy.limits"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Operations where policy matching reached one of its bounds, by bound.", mi.Description())
+						assert.Equal(t, "{operation}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						matchLimitAttrVal, ok := dp.Attributes().Get("otelsec.policy.limit")
+						assert.True(t, ok)
+						assert.Equal(t, "decisions", matchLimitAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["otelsec.policy.limits"], "Found a duplicate in the metrics slice: otelsec.policy.limits")
+						validatedMetrics["otelsec.policy.limits"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Operations where policy matching reached one of its bounds, by bound.", mi.Description())
+						assert.Equal(t, "{operation}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["otelsec.policy.limits"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("otelsec.policy.limit")
+						assert.False(t, ok)
+					}
 				case "otelsec.policy.rules":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["otelsec.policy.rules"], "Found a duplicate in the metrics slice: otelsec.policy.rules")
