@@ -818,13 +818,17 @@ static __always_inline bool rate_ok(__u32 idx, struct pol_rule *r)
 	if (!tat)
 		return true;
 	now = bpf_ktime_get_ns();
-	t = *tat;
-	if (t < now)
-		t = now;
-	if (t - now > r->burst_ns)
-		return false;
-	/* Not atomic: two CPUs may both pass at the limit; the bound is approximate. */
-	*tat = t + r->interval_ns;
+	/* GCRA with compare-and-swap: concurrent decisions of one rule on several CPUs each take
+	 * their own slot; after a second lost race the record is let through (never lost silently). */
+	for (int tries = 0; tries < 2; tries++) {
+		__u64 old = *tat;
+
+		t = old < now ? now : old;
+		if (t - now > r->burst_ns)
+			return false;
+		if (__sync_val_compare_and_swap(tat, old, t + r->interval_ns) == old)
+			return true;
+	}
 	return true;
 }
 
@@ -836,8 +840,10 @@ static __always_inline int decide(__u32 gen, struct pol_hdr *h, __u32 hook, stru
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct policy_event *e = &pw->ev;
 	struct pol_stats *st = pol_stats();
+	const struct cred *cred;
 	bool deny, kill;
 	long kill_err = 0;
+	__u64 size;
 	int i;
 
 	if (!bits_any(cand))
@@ -853,9 +859,13 @@ static __always_inline int decide(__u32 gen, struct pol_hdr *h, __u32 hook, stru
 	e->generation = h->generation;
 	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->hook = hook;
-	e->uid = BPF_CORE_READ(task, cred, uid.val);
-	e->euid = BPF_CORE_READ(task, cred, euid.val);
+	cred = BPF_CORE_READ(task, cred);
+	e->uid = BPF_CORE_READ(cred, uid.val);
+	e->euid = BPF_CORE_READ(cred, euid.val);
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	/* The record ends after the path's bytes: a decision on a short path copies ~200 bytes
+	 * into the ring buffer, not the whole 408-byte struct. */
+	size = offsetof(struct policy_event, path) + (e->path_len & (POL_KEY_BYTES - 1));
 
 	for (i = 0; i < POL_MAX_DECISIONS; i++) {
 		int id = pop_rule(cand);
@@ -900,7 +910,7 @@ static __always_inline int decide(__u32 gen, struct pol_hdr *h, __u32 hook, stru
 		e->action = r->action;
 		e->outcome = out;
 		e->rflags = r->flags;
-		emit(e, sizeof(*e), EVENT_POLICY);
+		emit(e, size, EVENT_POLICY);
 	}
 	if (bits_any(cand) && st)
 		st->truncated++;

@@ -63,11 +63,12 @@ func TestParentBinary(t *testing.T) {
 	hook := execHook(t, e)
 	dir := t.TempDir()
 	touch := copyTouch(t, dir)
-	psh := copyBinary(t, "/bin/sh", dir, "psh")
+	// The parent shell: a copy still named sh (busybox, in the guests, picks the applet by name).
+	psh := copyBinary(t, "/bin/sh", filepath.Join(dir, "parent"), "sh")
 
 	audit := rule(1, "touch-from-psh", policy.EventExec, policy.ActionAudit)
 	audit.Binary.Exact = []string{touch}
-	audit.ParentBinary.Suffix = []string{"/psh"}
+	audit.ParentBinary.Suffix = []string{"/parent/bin/sh"}
 	kill := rule(2, "touch-from-psh-prefix", policy.EventExec, policy.ActionKill)
 	kill.Signal = syscall.SIGKILL
 	kill.Binary.Exact = []string{touch}

@@ -1,6 +1,7 @@
 package sensor
 
 import (
+	"fmt"
 	"net/netip"
 	"unsafe"
 
@@ -48,11 +49,27 @@ type Decision struct {
 	Comm       string
 }
 
-// DecodeDecision decodes a policy decision record into d, without copying the fixed part.
+// decisionFixed is the size of a decision record without its path: the kernel sends the
+// fixed part and the path's bytes only.
+const decisionFixed = int(unsafe.Offsetof(bpf.PolicyPolicyEvent{}.Path))
+
+// DecodeDecision decodes a policy decision record into d. A record is the fixed part followed
+// by path_len bytes of path (not the whole path array); it is read in place when the buffer
+// holds a whole struct, copied otherwise.
 func DecodeDecision(raw []byte, d *Decision) error {
-	r, err := view[bpf.PolicyPolicyEvent](raw)
-	if err != nil {
-		return err
+	if len(raw) < decisionFixed {
+		return fmt.Errorf("%w: %d bytes, a policy decision needs at least %d", ErrShortRecord, len(raw), decisionFixed)
+	}
+	var r *bpf.PolicyPolicyEvent
+	if len(raw) >= int(unsafe.Sizeof(bpf.PolicyPolicyEvent{})) {
+		r = (*bpf.PolicyPolicyEvent)(unsafe.Pointer(unsafe.SliceData(raw)))
+	} else {
+		var full bpf.PolicyPolicyEvent
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&full)), unsafe.Sizeof(full)), raw)
+		r = &full
+		if n := len(raw) - decisionFixed; int(r.PathLen) > n {
+			return fmt.Errorf("%w: policy decision path of %d bytes in a %d-byte record", ErrShortRecord, r.PathLen, len(raw))
+		}
 	}
 	flags := bpf.PolicyPolEventFlags(r.Flags)
 	*d = Decision{
