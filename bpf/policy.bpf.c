@@ -60,6 +60,7 @@
 #define AF_INET6 10
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
+#define IPPROTO_MPTCP 262
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define FMODE_READ 0x1
@@ -1094,6 +1095,13 @@ static __always_inline int on_net(__u32 hook, struct pol_work *pw)
 	return decide(gen, h, hook, &cand, pw);
 }
 
+/* tcp_proto reports MPTCP sockets (what Go's net.Listen opens by default) as TCP: their
+ * subflows are TCP, and a tcp rule is meant for them too. */
+static __always_inline __u16 tcp_proto(__u16 p)
+{
+	return p == IPPROTO_MPTCP ? IPPROTO_TCP : p;
+}
+
 /* lsm_addr reads an AF_INET or AF_INET6 socket address (kernel memory) of an inet socket into
  * pw->ev. Returns 0 when it is one. */
 static __always_inline int lsm_addr(struct pol_work *pw, struct socket *sock, struct sockaddr *addr, int len)
@@ -1122,7 +1130,7 @@ static __always_inline int lsm_addr(struct pol_work *pw, struct socket *sock, st
 		return -1;
 	}
 	e->family = family;
-	e->protocol = BPF_CORE_READ(sk, sk_protocol);
+	e->protocol = tcp_proto(BPF_CORE_READ(sk, sk_protocol));
 	e->flags |= POL_EV_ADDR;
 	return 0;
 }
@@ -1170,6 +1178,61 @@ int BPF_PROG(osec_pol_send_lsm, struct socket *sock, struct msghdr *msg, int siz
 	if (!pw || lsm_addr(pw, sock, name, len))
 		return 0;
 	return on_net(POL_HOOK_SEND_LSM, pw) ? -EPERM : 0;
+}
+
+/* Listen: the address is the socket's own (local) one. A socket that was not bound gets its
+ * port inside listen(), after both hooks: its port reads 0 there. */
+static __always_inline int sk_local(struct pol_work *pw, const struct sock *sk)
+{
+	struct policy_event *e = &pw->ev;
+	__u16 family;
+
+	if (!sk)
+		return -1;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family == AF_INET)
+		map4(e->addr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
+	else if (family == AF_INET6)
+		BPF_CORE_READ_INTO(&e->addr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+	else
+		return -1;
+	e->family = family;
+	e->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->protocol = tcp_proto(BPF_CORE_READ(sk, sk_protocol));
+	e->flags |= POL_EV_ADDR;
+	return 0;
+}
+
+SEC("lsm/socket_listen")
+int BPF_PROG(osec_pol_listen_lsm, struct socket *sock, int backlog, int ret)
+{
+	struct pol_work *pw;
+
+	if (ret)
+		return ret;
+	pw = work_reset();
+	if (!pw || sk_local(pw, BPF_CORE_READ(sock, sk)))
+		return 0;
+	return on_net(POL_HOOK_LISTEN_LSM, pw) ? -EPERM : 0;
+}
+
+#define TCP_LISTEN 10
+
+/* Without BPF LSM: the socket's move to TCP_LISTEN, inside listen() in the caller's context.
+ * kill: SIGKILL before listen() returns; the socket closes with the process (unless its fd
+ * is shared). Every TCP state change runs this program up to the state test. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(osec_pol_listen_tp, const struct sock *sk, const int oldstate, const int newstate)
+{
+	struct pol_work *pw;
+
+	if (newstate != TCP_LISTEN)
+		return 0;
+	pw = work_reset();
+	if (!pw || sk_local(pw, sk))
+		return 0;
+	on_net(POL_HOOK_LISTEN_TP, pw);
+	return 0;
 }
 
 /* The UAPI context of cgroup sock_addr programs (see network.bpf.c). */

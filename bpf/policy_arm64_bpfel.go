@@ -159,7 +159,7 @@ type PolicyPolHdr struct {
 	_            structs.HostLayout
 	Generation   uint64
 	Seq          uint64
-	Hook         [9]PolicyPolBits
+	Hook         [11]PolicyPolBits
 	AllWorkloads PolicyPolBits
 	AnyBinary    PolicyPolBits
 	BinSuffix    PolicyPolBits
@@ -195,7 +195,9 @@ const (
 	PolicyPolHookPOL_HOOK_BIND_CG     PolicyPolHook = 6
 	PolicyPolHookPOL_HOOK_SEND_LSM    PolicyPolHook = 7
 	PolicyPolHookPOL_HOOK_SEND_CG     PolicyPolHook = 8
-	PolicyPolHookPOL_HOOK_MAX         PolicyPolHook = 9
+	PolicyPolHookPOL_HOOK_LISTEN_LSM  PolicyPolHook = 9
+	PolicyPolHookPOL_HOOK_LISTEN_TP   PolicyPolHook = 10
+	PolicyPolHookPOL_HOOK_MAX         PolicyPolHook = 11
 )
 
 type PolicyPolLpm4 struct {
@@ -250,8 +252,8 @@ const (
 
 type PolicyPolStats struct {
 	_               structs.HostLayout
-	Evaluated       [9]uint64
-	Matched         [9]uint64
+	Evaluated       [11]uint64
+	Matched         [11]uint64
 	RateLimited     uint64
 	Truncated       uint64
 	PathUnmatchable uint64
@@ -351,6 +353,8 @@ const (
 	PolicyProgOsecPolConnectLsm  = "osec_pol_connect_lsm"
 	PolicyProgOsecPolExecLsm     = "osec_pol_exec_lsm"
 	PolicyProgOsecPolExecTp      = "osec_pol_exec_tp"
+	PolicyProgOsecPolListenLsm   = "osec_pol_listen_lsm"
+	PolicyProgOsecPolListenTp    = "osec_pol_listen_tp"
 	PolicyProgOsecPolOpenLsm     = "osec_pol_open_lsm"
 	PolicyProgOsecPolS4          = "osec_pol_s4"
 	PolicyProgOsecPolS6          = "osec_pol_s6"
@@ -428,6 +432,8 @@ type PolicyProgramSpecs struct {
 	OsecPolConnectLsm *ebpf.ProgramSpec `ebpf:"osec_pol_connect_lsm"`
 	OsecPolExecLsm    *ebpf.ProgramSpec `ebpf:"osec_pol_exec_lsm"`
 	OsecPolExecTp     *ebpf.ProgramSpec `ebpf:"osec_pol_exec_tp"`
+	OsecPolListenLsm  *ebpf.ProgramSpec `ebpf:"osec_pol_listen_lsm"`
+	OsecPolListenTp   *ebpf.ProgramSpec `ebpf:"osec_pol_listen_tp"`
 	OsecPolOpenLsm    *ebpf.ProgramSpec `ebpf:"osec_pol_open_lsm"`
 	OsecPolS4         *ebpf.ProgramSpec `ebpf:"osec_pol_s4"`
 	OsecPolS6         *ebpf.ProgramSpec `ebpf:"osec_pol_s6"`
@@ -635,6 +641,8 @@ type PolicyPrograms struct {
 	OsecPolConnectLsm *ebpf.Program `ebpf:"osec_pol_connect_lsm"`
 	OsecPolExecLsm    *ebpf.Program `ebpf:"osec_pol_exec_lsm"`
 	OsecPolExecTp     *ebpf.Program `ebpf:"osec_pol_exec_tp"`
+	OsecPolListenLsm  *ebpf.Program `ebpf:"osec_pol_listen_lsm"`
+	OsecPolListenTp   *ebpf.Program `ebpf:"osec_pol_listen_tp"`
 	OsecPolOpenLsm    *ebpf.Program `ebpf:"osec_pol_open_lsm"`
 	OsecPolS4         *ebpf.Program `ebpf:"osec_pol_s4"`
 	OsecPolS6         *ebpf.Program `ebpf:"osec_pol_s6"`
@@ -651,6 +659,8 @@ func (p *PolicyPrograms) Close() error {
 		p.OsecPolConnectLsm,
 		p.OsecPolExecLsm,
 		p.OsecPolExecTp,
+		p.OsecPolListenLsm,
+		p.OsecPolListenTp,
 		p.OsecPolOpenLsm,
 		p.OsecPolS4,
 		p.OsecPolS6,

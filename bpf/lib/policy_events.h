@@ -27,7 +27,9 @@ enum pol_hook {
 	POL_HOOK_BIND_CG = 6,     /* cgroup/bind4, bind6 */
 	POL_HOOK_SEND_LSM = 7,    /* lsm/socket_sendmsg (explicit destinations) */
 	POL_HOOK_SEND_CG = 8,     /* cgroup/sendmsg4, sendmsg6 */
-	POL_HOOK_MAX = 9,
+	POL_HOOK_LISTEN_LSM = 9,  /* lsm/socket_listen */
+	POL_HOOK_LISTEN_TP = 10,  /* tp_btf/inet_sock_set_state to TCP_LISTEN: kill, signal, audit */
+	POL_HOOK_MAX = 11,
 };
 
 enum pol_action {

@@ -48,6 +48,8 @@ const (
 	HookBindCG     = Hook(bpf.PolicyPolHookPOL_HOOK_BIND_CG)
 	HookSendLSM    = Hook(bpf.PolicyPolHookPOL_HOOK_SEND_LSM)
 	HookSendCG     = Hook(bpf.PolicyPolHookPOL_HOOK_SEND_CG)
+	HookListenLSM  = Hook(bpf.PolicyPolHookPOL_HOOK_LISTEN_LSM)
+	HookListenTP   = Hook(bpf.PolicyPolHookPOL_HOOK_LISTEN_TP)
 	numHooks       = int(bpf.PolicyPolHookPOL_HOOK_MAX)
 )
 
@@ -72,20 +74,25 @@ func (h Hook) String() string {
 		return "lsm/socket_sendmsg"
 	case HookSendCG:
 		return "cgroup/sendmsg4,sendmsg6"
+	case HookListenLSM:
+		return "lsm/socket_listen"
+	case HookListenTP:
+		return "tp_btf/inet_sock_set_state"
 	}
 	return fmt.Sprintf("hook(%d)", uint8(h))
 }
 
 // lsm reports whether the hook is a BPF LSM one (a deny makes the operation fail).
 func (h Hook) lsm() bool {
-	return h == HookExecLSM || h == HookFileLSM || h == HookConnectLSM || h == HookBindLSM || h == HookSendLSM
+	return h == HookExecLSM || h == HookFileLSM || h == HookConnectLSM || h == HookBindLSM || h == HookSendLSM ||
+		h == HookListenLSM
 }
 
 // canDeny: the hook can make the operation fail with EPERM.
-func (h Hook) canDeny() bool { return h != HookExecTP }
+func (h Hook) canDeny() bool { return h != HookExecTP && h != HookListenTP }
 
 // canSignal: the hook's programs may call bpf_send_signal (cgroup programs may not).
-func (h Hook) canSignal() bool { return h == HookExecTP || h.lsm() }
+func (h Hook) canSignal() bool { return h == HookExecTP || h == HookListenTP || h.lsm() }
 
 type bits = bpf.PolicyPolBits
 
@@ -229,6 +236,8 @@ func chooseHook(r *policy.Rule, hooks map[Hook]bool) (h Hook, killFallback bool,
 		p = pair{HookBindLSM, HookBindCG}
 	case policy.EventSend:
 		p = pair{HookSendLSM, HookSendCG}
+	case policy.EventListen:
+		p = pair{HookListenLSM, HookListenTP}
 	default:
 		return 0, false, fmt.Errorf("event %q: no kernel backend evaluates it yet", r.Event)
 	}
@@ -272,6 +281,9 @@ func chooseHook(r *policy.Rule, hooks map[Hook]bool) (h Hook, killFallback bool,
 		if hooks[p.lsm] {
 			return p.lsm, false, nil
 		}
+		if p.other != 255 && hooks[p.other] && p.other.canSignal() {
+			return p.other, false, nil
+		}
 		return 0, false, fmt.Errorf("%s on %s: no backend on this kernel can signal the process (cgroup hooks cannot; BPF LSM is not active)", r.Action, r.Event)
 	case policy.ActionAudit:
 		if r.Event == policy.EventExec && hooks[HookExecTP] {
@@ -305,7 +317,8 @@ func (s *state) add(i int, r *policy.Rule, hooks map[Hook]bool) error {
 	if len(unsupported) > 0 {
 		return fmt.Errorf("selectors not evaluated in the kernel yet: %s", strings.Join(unsupported, ", "))
 	}
-	network := r.Event == policy.EventConnect || r.Event == policy.EventBind || r.Event == policy.EventSend
+	network := r.Event == policy.EventConnect || r.Event == policy.EventBind || r.Event == policy.EventSend ||
+		r.Event == policy.EventListen
 	if !network && (len(r.CIDRs) > 0 || len(r.Ports) > 0 || r.Protocol != "") {
 		return fmt.Errorf("network selectors (cidrs, ports, protocol) do not apply to event %s", r.Event)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,6 +86,8 @@ var hookPrograms = map[Hook][]struct {
 	HookConnectCG:  {{"osec_pol_c4", ebpf.AttachCGroupInet4Connect}, {"osec_pol_c6", ebpf.AttachCGroupInet6Connect}},
 	HookBindCG:     {{"osec_pol_b4", ebpf.AttachCGroupInet4Bind}, {"osec_pol_b6", ebpf.AttachCGroupInet6Bind}},
 	HookSendCG:     {{"osec_pol_s4", ebpf.AttachCGroupUDP4Sendmsg}, {"osec_pol_s6", ebpf.AttachCGroupUDP6Sendmsg}},
+	HookListenLSM:  {{"osec_pol_listen_lsm", ebpf.AttachLSMMac}},
+	HookListenTP:   {{"osec_pol_listen_tp", ebpf.AttachTraceRawTp}},
 }
 
 // HooksFor lists the hooks the enforcer attaches on a kernel with caps: BPF LSM where it is
@@ -95,9 +98,14 @@ func HooksFor(caps sensor.Capabilities) []Hook {
 		hs = append(hs, HookExecTP)
 	}
 	if caps.LSM {
-		hs = append(hs, HookExecLSM, HookFileLSM, HookConnectLSM, HookBindLSM, HookSendLSM)
-	} else if caps.CgroupSockAddr && caps.Cgroup2Path != "" {
-		hs = append(hs, HookConnectCG, HookBindCG, HookSendCG)
+		hs = append(hs, HookExecLSM, HookFileLSM, HookConnectLSM, HookBindLSM, HookSendLSM, HookListenLSM)
+	} else {
+		if caps.CgroupSockAddr && caps.Cgroup2Path != "" {
+			hs = append(hs, HookConnectCG, HookBindCG, HookSendCG)
+		}
+		if caps.TPBTF {
+			hs = append(hs, HookListenTP)
+		}
 	}
 	return hs
 }
@@ -188,7 +196,7 @@ func Load(s *sensor.Sensors, caps sensor.Capabilities, opts Options) (_ *Enforce
 			hk, pt := sensor.HookLSM, point
 			switch {
 			case p.attach == ebpf.AttachTraceRawTp:
-				hk, pt = sensor.HookTPBTF, "sched_process_exec"
+				hk, pt = sensor.HookTPBTF, point[strings.Index(point, "/")+1:]
 			case p.attach != ebpf.AttachLSMMac:
 				hk, pt = sensor.HookCgroup, cgroupPoint[p.attach]
 			default:
