@@ -142,6 +142,15 @@ struct {
 	__type(value, struct pol_bincache);
 } osec_pol_bincache SEC(".maps");
 
+/* The parent binary bitmap of a process, by the parent's tgid (a shell forking many children
+ * walks its path once per set). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct pol_bincache);
+} osec_pol_parcache SEC(".maps");
+
 /* Per-CPU scratch: the record being built, the exact-match key and the reversed key of the
  * suffix trie. */
 struct pol_work {
@@ -551,13 +560,25 @@ static __always_inline void and_parent(__u32 gen, struct pol_hdr *h, struct pol_
 	struct file_buf *b = file_buf();
 	struct file_work *w = file_work();
 	struct pol_bits m = h->any_parent, ex = {};
+	struct pol_bincache *c, nc = {};
+	struct task_struct *parent;
 	struct path p = {};
 	struct file *exe;
+	__u64 start;
+	__u32 ptgid;
 	int len;
 
 	if (!bits_need(cand, &h->any_parent))
 		return;
-	exe = BPF_CORE_READ(task, real_parent, mm, exe_file);
+	parent = BPF_CORE_READ(task, real_parent);
+	exe = BPF_CORE_READ(parent, mm, exe_file);
+	ptgid = BPF_CORE_READ(parent, tgid);
+	start = BPF_CORE_READ(parent, group_leader, start_boottime);
+	c = bpf_map_lookup_elem(&osec_pol_parcache, &ptgid);
+	if (c && c->exe == (__u64)exe && c->start == start && c->seq == h->seq) {
+		bits_and(cand, &c->bits);
+		return;
+	}
 	if (exe && b && w) {
 		BPF_CORE_READ_INTO(&p, exe, f_path);
 		len = build_path(b, w, pw, FEXE_OFF, &p);
@@ -571,6 +592,13 @@ static __always_inline void and_parent(__u32 gen, struct pol_hdr *h, struct pol_
 				st->path_unmatchable++;
 		}
 	}
+	for (int i = 0; i < POL_RULE_WORDS; i++)
+		m.w[i] &= ~ex.w[i];
+	nc.exe = (__u64)exe;
+	nc.start = start;
+	nc.seq = h->seq;
+	nc.bits = m;
+	bpf_map_update_elem(&osec_pol_parcache, &ptgid, &nc, BPF_ANY);
 	bits_and(cand, &m);
 }
 

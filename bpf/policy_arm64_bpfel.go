@@ -335,6 +335,7 @@ const (
 	PolicyMapOsecPolParExact     = "osec_pol_par_exact"
 	PolicyMapOsecPolParPrefix    = "osec_pol_par_prefix"
 	PolicyMapOsecPolParSuffix    = "osec_pol_par_suffix"
+	PolicyMapOsecPolParcache     = "osec_pol_parcache"
 	PolicyMapOsecPolPathExact    = "osec_pol_path_exact"
 	PolicyMapOsecPolPathPrefix   = "osec_pol_path_prefix"
 	PolicyMapOsecPolPorts        = "osec_pol_ports"
@@ -468,6 +469,7 @@ type PolicyMapSpecs struct {
 	OsecPolParExact   *ebpf.MapSpec `ebpf:"osec_pol_par_exact"`
 	OsecPolParPrefix  *ebpf.MapSpec `ebpf:"osec_pol_par_prefix"`
 	OsecPolParSuffix  *ebpf.MapSpec `ebpf:"osec_pol_par_suffix"`
+	OsecPolParcache   *ebpf.MapSpec `ebpf:"osec_pol_parcache"`
 	OsecPolPathExact  *ebpf.MapSpec `ebpf:"osec_pol_path_exact"`
 	OsecPolPathPrefix *ebpf.MapSpec `ebpf:"osec_pol_path_prefix"`
 	OsecPolPorts      *ebpf.MapSpec `ebpf:"osec_pol_ports"`
@@ -551,6 +553,7 @@ type PolicyMaps struct {
 	OsecPolParExact   *ebpf.Map `ebpf:"osec_pol_par_exact"`
 	OsecPolParPrefix  *ebpf.Map `ebpf:"osec_pol_par_prefix"`
 	OsecPolParSuffix  *ebpf.Map `ebpf:"osec_pol_par_suffix"`
+	OsecPolParcache   *ebpf.Map `ebpf:"osec_pol_parcache"`
 	OsecPolPathExact  *ebpf.Map `ebpf:"osec_pol_path_exact"`
 	OsecPolPathPrefix *ebpf.Map `ebpf:"osec_pol_path_prefix"`
 	OsecPolPorts      *ebpf.Map `ebpf:"osec_pol_ports"`
@@ -589,6 +592,7 @@ func (m *PolicyMaps) Close() error {
 		m.OsecPolParExact,
 		m.OsecPolParPrefix,
 		m.OsecPolParSuffix,
+		m.OsecPolParcache,
 		m.OsecPolPathExact,
 		m.OsecPolPathPrefix,
 		m.OsecPolPorts,

@@ -34,7 +34,12 @@ import (
 //     component, so the trie is searched deep) and 10,000 CIDRs (in 127.0.0.0/8 and
 //     10.0.0.0/8 around the connected address);
 //     match   the exec rule's prefix matches the binary: one audit decision per exec;
-//   - each block: OTELSEC_POLICY_BENCH_EXECS (default 200) fork+exec+wait of a copy of true,
+//     parent  the binary matches, a parent binary suffix does not: the parent's path walked
+//     and looked up, no decision (exec only);
+//     args    the binary matches, an args.contain string does not: the whole command line
+//     (1,000 bytes, see below) read and scanned, no decision (exec only);
+//   - each block: OTELSEC_POLICY_BENCH_EXECS (default 200) fork+exec+wait of a copy of true
+//     with one 1,000-byte argument (50 × "--some-option=value "),
 //     and OTELSEC_POLICY_BENCH_CONNECTS (default 5,000) TCP connects to a closed loopback
 //     port, with BPF_ENABLE_STATS on: the mean run time of tp_btf/sched_process_exec's and
 //     cgroup/connect4's (or lsm/socket_connect's) policy program over the block;
@@ -97,14 +102,22 @@ func BenchmarkPolicyEnforcement(b *testing.B) {
 		}
 		cidrs[i] = netip.PrefixFrom(netip.AddrFrom4(a), 24+i%9).Masked()
 	}
+	parentRule := execRule([]string{filepath.Dir(truePath)})
+	parentRule.ParentBinary.Suffix = []string{"/no-such-parent"}
+	argsRule := execRule([]string{filepath.Dir(truePath)})
+	argsRule.ArgsContain = []string{"stratum+tcp://"}
+	longArg := strings.Repeat("--some-option=value ", 50)
 	scenarios := []struct {
-		name string
-		set  *policy.Set
+		name     string
+		set      *policy.Set
+		execOnly bool
 	}{
-		{"off", &policy.Set{}},
-		{"one", &policy.Set{Rules: []policy.Rule{execRule([]string{first + "/bench-0/tenant-00000/bin"}), connRule([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")})}}},
-		{"10k", &policy.Set{Rules: []policy.Rule{execRule(many), connRule(cidrs)}}},
-		{"match", &policy.Set{Rules: []policy.Rule{execRule([]string{filepath.Dir(truePath)}), connRule([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")})}}},
+		{"off", &policy.Set{}, false},
+		{"one", &policy.Set{Rules: []policy.Rule{execRule([]string{first + "/bench-0/tenant-00000/bin"}), connRule([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")})}}, false},
+		{"10k", &policy.Set{Rules: []policy.Rule{execRule(many), connRule(cidrs)}}, false},
+		{"match", &policy.Set{Rules: []policy.Rule{execRule([]string{filepath.Dir(truePath)}), connRule([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")})}}, false},
+		{"parent", &policy.Set{Rules: []policy.Rule{parentRule}}, true},
+		{"args", &policy.Set{Rules: []policy.Rule{argsRule}}, true},
 	}
 	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
 	require.NoError(b, err)
@@ -134,9 +147,12 @@ func BenchmarkPolicyEnforcement(b *testing.B) {
 			require.NoError(b, e.enf.Apply(&s))
 			execNs[i] = append(execNs[i], mean(progs["osec_pol_exec_tp"], func() {
 				for j := 0; j < execs; j++ {
-					require.NoError(b, exec.Command(truePath).Run())
+					require.NoError(b, exec.Command(truePath, longArg).Run())
 				}
 			}))
+			if scenarios[i].execOnly {
+				continue
+			}
 			connNs[i] = append(connNs[i], mean(progs[connProg], func() {
 				for j := 0; j < connects; j++ {
 					fd, _ := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
