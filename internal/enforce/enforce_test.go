@@ -562,7 +562,6 @@ func TestApplyRefusesAndChangesNothing(t *testing.T) {
 		"too many rules":            tooMany,
 		"too many path prefixes":    {Generation: 31, Rules: []policy.Rule{bigPaths}},
 		"too many CIDRs":            {Generation: 32, Rules: []policy.Rule{bigCIDRs}},
-		"listen has no backend":     {Generation: 34, Rules: []policy.Rule{good, listen}},
 		"path too long":             {Generation: 35, Rules: []policy.Rule{good, longPath}},
 		"argument string too short": {Generation: 36, Rules: []policy.Rule{good, args}},
 		"too many argument strings": {Generation: 38, Rules: []policy.Rule{good, tooManyArgs}},
@@ -570,6 +569,9 @@ func TestApplyRefusesAndChangesNothing(t *testing.T) {
 	}
 	if !e.enf.hooks[HookFileLSM] {
 		cases["file deny without BPF LSM"] = &policy.Set{Generation: 33, Rules: []policy.Rule{good, fileDeny}}
+	}
+	if !e.enf.hooks[HookListenLSM] {
+		cases["listen deny without BPF LSM or fallback"] = &policy.Set{Generation: 34, Rules: []policy.Rule{good, listen}}
 	}
 	for name, set := range cases {
 		t.Run(name, func(t *testing.T) {
