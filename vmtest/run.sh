@@ -16,7 +16,7 @@
 #   VMTEST_SKIP      -test.skip regexp (default: TestPolicyLibrary, which reads policies/ from the
 #                    source tree, absent in the guest, and needs no kernel: make test runs it)
 #   VMTEST_CACHE     kernel cache directory
-#   VMTEST_TIMEOUT   seconds per boot before it counts as failed (default 300)
+#   VMTEST_TIMEOUT   seconds per boot before it counts as failed (default 900)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 here=$PWD/vmtest
@@ -77,8 +77,10 @@ for p in $pkgs; do
   bins+=("$out")
 done
 
+export VMTEST_TIMEOUT=${VMTEST_TIMEOUT:-900}
+
 # 4. one VM at a time: TCG on 2 cores has no room for two
-args=(-test.v -test.count=1 -test.timeout=240s)
+args=(-test.v -test.count=1 -test.timeout=600s)
 [ -n "${VMTEST_RUN:-}" ] && args+=(-test.run "$VMTEST_RUN")
 skip=${VMTEST_SKIP-TestPolicyLibrary}
 [ -n "$skip" ] && args+=(-test.skip "$skip")

@@ -56,8 +56,7 @@ func listenChild(port uint16) *exec.Cmd {
 	return cmd
 }
 
-func TestListen(t *testing.T) {
-	e := newEnv(t)
+func testListen(t *testing.T, e *env) {
 	loopbackUp(t)
 	hook := HookListenTP
 	if e.enf.hooks[HookListenLSM] {

@@ -21,6 +21,17 @@ import (
 	"github.com/otelsec/otelsec/internal/sensor"
 )
 
+// TestSelectors runs the selector tests on one loaded enforcer (loading the sensors and the
+// enforcer is most of a test's time in the qemu guests); each subtest applies its own set.
+func TestSelectors(t *testing.T) {
+	e := newEnv(t)
+	t.Run("parent_binary", func(t *testing.T) { testParentBinary(t, e) })
+	t.Run("args_contain", func(t *testing.T) { testArgsContain(t, e) })
+	t.Run("capabilities", func(t *testing.T) { testCapabilities(t, e) })
+	t.Run("stdio_network_socket", func(t *testing.T) { testStdioNetworkSocket(t, e) })
+	t.Run("listen", func(t *testing.T) { testListen(t, e) })
+}
+
 // copyBinary copies the system binary at src (symlinks resolved) to dir/bin/name.
 func copyBinary(t *testing.T, src, dir, name string) string {
 	t.Helper()
@@ -58,8 +69,7 @@ func killed(t *testing.T, err error) {
 	require.Equal(t, syscall.SIGKILL, ws.Signal())
 }
 
-func TestParentBinary(t *testing.T) {
-	e := newEnv(t)
+func testParentBinary(t *testing.T, e *env) {
 	hook := execHook(t, e)
 	dir := t.TempDir()
 	touch := copyTouch(t, dir)
@@ -96,8 +106,7 @@ func TestParentBinary(t *testing.T) {
 	e.none(t, func(d *sensor.Decision) bool { return d.Path == touch && d.TGID != a.TGID })
 }
 
-func TestArgsContain(t *testing.T) {
-	e := newEnv(t)
+func testArgsContain(t *testing.T, e *env) {
 	if !e.enf.hooks[HookExecTP] {
 		t.Skip("no tp_btf/sched_process_exec: argument rules need it")
 	}
@@ -159,8 +168,7 @@ func TestArgsContain(t *testing.T) {
 	assert.Equal(t, uint64(3), d.Generation)
 }
 
-func TestCapabilities(t *testing.T) {
-	e := newEnv(t)
+func testCapabilities(t *testing.T, e *env) {
 	hook := execHook(t, e)
 	dir, err := os.MkdirTemp("", "otelsec-caps-") // reachable by nobody, unlike t.TempDir's parent
 	require.NoError(t, err)
@@ -187,8 +195,7 @@ func TestCapabilities(t *testing.T) {
 	e.none(t, func(d *sensor.Decision) bool { return d.TGID == uint32(nobody.Process.Pid) })
 }
 
-func TestStdioNetworkSocket(t *testing.T) {
-	e := newEnv(t)
+func testStdioNetworkSocket(t *testing.T, e *env) {
 	hook := execHook(t, e)
 	loopbackUp(t)
 	dir := t.TempDir()
