@@ -440,11 +440,15 @@ static __always_inline void binval_or(struct pol_bits *m, struct pol_bits *ex, s
 }
 
 /* reverse_key builds pw->rkey: the last (at most 255) bytes of the path at b->data[start],
- * last byte first. */
-static __always_inline void reverse_key(struct pol_work *pw, struct file_buf *b, __u32 start, __u32 len)
+ * last byte first. A global function, verified once: its loop is not re-walked on every path
+ * of the programs that call it (the exec program reached the verifier's 1M-instruction limit
+ * on Linux 7.3 otherwise). */
+__noinline int pol_reverse_key(struct pol_work *pw, struct file_buf *b, __u32 start, __u32 len)
 {
 	__u32 n = len, end = start + len - 1;
 
+	if (!pw || !b)
+		return -1;
 	if (n > POL_KEY_BYTES - 1)
 		n = POL_KEY_BYTES - 1;
 	for (__u32 i = 0; i < POL_KEY_BYTES - 1; i++) {
@@ -453,6 +457,7 @@ static __always_inline void reverse_key(struct pol_work *pw, struct file_buf *b,
 		pw->rkey.data[i & (POL_KEY_BYTES - 1)] = b->data[(end - i) & FDATA_MASK];
 	}
 	pw->rkey.prefixlen = n * 8;
+	return 0;
 }
 
 /* copy_path puts the path at b->data[start] into the record. */
@@ -489,7 +494,7 @@ static __always_inline void bin_lookup(void *exact_outer, void *prefix_outer, vo
 	if (in && (bv = bpf_map_lookup_elem(in, &w->key)))
 		binval_or(m, ex, bv);
 	if (suffix) {
-		reverse_key(pw, b, FEXE_OFF, len);
+		pol_reverse_key(pw, b, FEXE_OFF, len);
 		in = bpf_map_lookup_elem(suffix_outer, &gen);
 		if (in && (bv = bpf_map_lookup_elem(in, &pw->rkey)))
 			binval_or(m, ex, bv);
@@ -602,6 +607,21 @@ static __always_inline void and_parent(__u32 gen, struct pol_hdr *h, struct pol_
 	bits_and(cand, &m);
 }
 
+/* pol_caps adds to m the rules that a task with the effective capabilities eff satisfies.
+ * A global function, verified once (see pol_reverse_key). */
+__noinline int pol_caps(struct pol_hdr *h, __u64 eff, struct pol_bits *m)
+{
+	if (!h || !m)
+		return -1;
+	for (int c = 0; c < POL_CAPS; c++) {
+		__u64 on = -((eff >> c) & 1); /* all ones when the task has capability c; no branch */
+
+		for (int i = 0; i < POL_RULE_WORDS; i++)
+			m->w[i] |= h->cap[c].w[i] & on;
+	}
+	return 0;
+}
+
 /* and_caps applies the capability selectors: the rules whose capabilities the task's
  * effective set has any of. */
 static __always_inline void and_caps(struct pol_hdr *h, struct pol_bits *cand, struct task_struct *task)
@@ -617,12 +637,7 @@ static __always_inline void and_caps(struct pol_hdr *h, struct pol_bits *cand, s
 	/* kernel_cap_t: a u64 since 6.3, u32[2] before: the same 8 little-endian bytes */
 	eff = 0;
 	bpf_core_read(&eff, sizeof(eff), &cred->cap_effective);
-	for (int c = 0; c < POL_CAPS; c++) {
-		__u64 on = -((eff >> c) & 1); /* all ones when the task has capability c; no branch */
-
-		for (int i = 0; i < POL_RULE_WORDS; i++)
-			m.w[i] |= h->cap[c].w[i] & on;
-	}
+	pol_caps(h, eff, &m);
 	bits_and(cand, &m);
 }
 
@@ -861,10 +876,30 @@ static __always_inline bool rate_ok(__u32 idx, struct pol_rule *r)
 	return true;
 }
 
-/* decide carries out the verdict of the matching rules cand and writes their records; it
- * returns 1 when the operation is to be denied (the caller's hook can deny). */
+__noinline int pol_decide(struct pol_hdr *h, __u32 gen, __u32 hook, struct pol_bits *cand, struct pol_work *pw);
+
+/* decide counts the operation as matched (hook is a constant here, an index the verifier can
+ * bound) and has pol_decide carry out the verdict: 1 = deny. */
 static __always_inline int decide(__u32 gen, struct pol_hdr *h, __u32 hook, struct pol_bits *cand,
 				  struct pol_work *pw)
+{
+	struct pol_stats *st;
+	int d;
+
+	if (!bits_any(cand))
+		return 0;
+	st = pol_stats();
+	if (st && hook < POL_HOOK_MAX)
+		st->matched[hook]++;
+	d = pol_decide(h, gen, hook, cand, pw);
+	barrier_var(d); /* the verifier knows nothing of a global function's result: bound it here */
+	return d & 1;
+}
+
+/* pol_decide carries out the verdict of the matching rules cand and writes their records; it
+ * returns 1 when the operation is to be denied (the caller's hook can deny). A global function,
+ * verified once (see pol_reverse_key). */
+__noinline int pol_decide(struct pol_hdr *h, __u32 gen, __u32 hook, struct pol_bits *cand, struct pol_work *pw)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct policy_event *e = &pw->ev;
@@ -875,10 +910,8 @@ static __always_inline int decide(__u32 gen, struct pol_hdr *h, __u32 hook, stru
 	__u64 size;
 	int i;
 
-	if (!bits_any(cand))
+	if (!h || !cand || !pw || !bits_any(cand))
 		return 0;
-	if (st && hook < POL_HOOK_MAX)
-		st->matched[hook]++;
 	deny = bits_meet(cand, &h->deny);
 	kill = bits_meet(cand, &h->kill);
 	if (kill)
