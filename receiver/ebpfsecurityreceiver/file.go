@@ -229,7 +229,7 @@ func putFile(lr plog.LogRecord, f *sensor.File, exe string) {
 			a.PutBool(s.FileTargetTruncated, true)
 		}
 	case sensor.FileOpOpen:
-		putStrs(a, s.FileOpenIntent, openIntent(f.Flags))
+		putStrs(a, s.FileOpenIntent, openIntent(f.Flags).names)
 		if f.Created {
 			a.PutBool(s.FileCreated, true)
 		}
@@ -242,7 +242,7 @@ func putFile(lr plog.LogRecord, f *sensor.File, exe string) {
 		}
 	}
 	if f.ModeKnown {
-		a.PutStr(s.FileMode, fmt.Sprintf("%04o", f.Mode&0o7777))
+		a.PutStr(s.FileMode, fileMode(f.Mode))
 	}
 	if f.UIDKnown {
 		a.PutStr(s.FileOwnerID, strconv.FormatUint(uint64(f.UID), 10))
@@ -272,41 +272,82 @@ func putFile(lr plog.LogRecord, f *sensor.File, exe string) {
 // fileErrorType is error.type, described with the network family's use (internal/schema).
 const fileErrorType = "error.type"
 
-// openIntent names what the open's flags ask for.
-func openIntent(flags uint32) []string {
-	if flags&unix.O_PATH != 0 {
-		return []string{"path"}
-	}
-	var in []string
-	switch flags & unix.O_ACCMODE {
-	case unix.O_RDONLY:
-		in = append(in, "read")
-	case unix.O_WRONLY:
-		in = append(in, "write")
-	case unix.O_RDWR:
-		in = append(in, "read", "write")
-	}
-	for _, fl := range []struct {
+// intent is what an open's flags ask for: names, and joined by commas for the body.
+type intent struct {
+	names  []string // shared: not to be modified
+	joined string
+}
+
+// The flags that make an open's intent, and the intents of all their combinations (built once:
+// every open event names its intent twice).
+var (
+	intentFlags = [...]struct {
 		bit  uint32
 		name string
-	}{{unix.O_CREAT, "create"}, {unix.O_TRUNC, "truncate"}, {unix.O_APPEND, "append"}} {
+	}{{unix.O_CREAT, "create"}, {unix.O_TRUNC, "truncate"}, {unix.O_APPEND, "append"}}
+	intentPath = newIntent([]string{"path"})
+	intents    = func() (t [4 << len(intentFlags)]intent) {
+		for i := range t {
+			var in []string
+			switch uint32(i>>len(intentFlags)) & unix.O_ACCMODE {
+			case unix.O_RDONLY:
+				in = append(in, "read")
+			case unix.O_WRONLY:
+				in = append(in, "write")
+			case unix.O_RDWR:
+				in = append(in, "read", "write")
+			}
+			for j, fl := range intentFlags {
+				if i&(1<<j) != 0 {
+					in = append(in, fl.name)
+				}
+			}
+			t[i] = newIntent(in)
+		}
+		return t
+	}()
+)
+
+func newIntent(names []string) intent { return intent{names, strings.Join(names, ",")} }
+
+// openIntent names what the open's flags ask for.
+func openIntent(flags uint32) intent {
+	if flags&unix.O_PATH != 0 {
+		return intentPath
+	}
+	i := int(flags&unix.O_ACCMODE) << len(intentFlags)
+	for j, fl := range intentFlags {
 		if flags&fl.bit != 0 {
-			in = append(in, fl.name)
+			i |= 1 << j
 		}
 	}
-	return in
+	return intents[i]
+}
+
+// fileMode is the permission bits of mode in octal, four digits ("0644"), as %04o formats
+// them.
+func fileMode(mode uint32) string {
+	mode &= 0o7777
+	b := [4]byte{'0' + byte(mode>>9), '0' + byte(mode>>6&7), '0' + byte(mode>>3&7), '0' + byte(mode&7)}
+	return string(b[:])
 }
 
 // fileSummary is the record's body, e.g.
 // "open /etc/shadow (read) by /usr/bin/cat (pid 42): EACCES".
 func fileSummary(f *sensor.File, exe, outcome, errno string) string {
-	var b strings.Builder
-	b.WriteString(f.Op.String())
-	b.WriteByte(' ')
+	if exe == "" {
+		exe = f.Comm
+	}
 	p := f.Path
 	if p == "" {
 		p = "?"
 	}
+	var b strings.Builder
+	// The longest body: the operation, two paths, the executable, the rest (words, a mode,
+	// the pid, an errno name) under 64 bytes.
+	b.Grow(len(p) + len(f.Path2) + len(exe) + 64)
+	b.WriteString(f.Op.String())
+	b.WriteByte(' ')
 	switch f.Op {
 	case sensor.FileOpRename, sensor.FileOpLink:
 		b.WriteString(f.Path2)
@@ -322,17 +363,16 @@ func fileSummary(f *sensor.File, exe, outcome, errno string) string {
 	switch f.Op {
 	case sensor.FileOpOpen:
 		b.WriteString(" (")
-		b.WriteString(strings.Join(openIntent(f.Flags), ","))
+		b.WriteString(openIntent(f.Flags).joined)
 		b.WriteByte(')')
 	case sensor.FileOpChmod, sensor.FileOpMkdir:
 		if f.ModeKnown {
-			fmt.Fprintf(&b, " (%04o)", f.Mode&0o7777)
+			b.WriteString(" (")
+			b.WriteString(fileMode(f.Mode))
+			b.WriteByte(')')
 		}
 	}
 	b.WriteString(" by ")
-	if exe == "" {
-		exe = f.Comm
-	}
 	b.WriteString(exe)
 	b.WriteString(" (pid ")
 	b.WriteString(strconv.FormatUint(uint64(f.TGID), 10))

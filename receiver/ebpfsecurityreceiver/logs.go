@@ -98,11 +98,29 @@ func (c bootClock) rfc3339(boot uint64) string {
 	return time.Unix(0, int64(boot)+c.offset).UTC().Format(time.RFC3339Nano)
 }
 
-// mapper turns process events into log records.
+// mapper turns process events into log records. It belongs to the reader's goroutine.
 type mapper struct {
 	clock         *bootClock
 	ancestryDepth int
+	contexts      contextCache
 }
+
+// contextCache holds the prepared process-context attributes (see context) of recently seen
+// processes, one slot per pid modulo its size: the events of a busy process copy them instead
+// of building them again. What they say cannot go stale: they come from the process's image,
+// which is immutable, and its parent, whose link changes only when the cache drops the process
+// (and Get no longer returns it). A slot holds the *Process it was built for; a new image in
+// the same pid is another *Process, so it misses. It keeps at most its size of processes
+// reachable after the process cache has let them go.
+type contextCache [256]struct {
+	p     *proctree.Process
+	attrs pcommon.Map
+}
+
+// eventAttrs is the capacity an event's attributes are given up front, beyond its process
+// context: the most that file and network events put (privilege events, rarer, may grow it
+// once). Growing a map one Put at a time reallocates and copies it several times per event.
+const eventAttrs = 16
 
 func (m *mapper) exec(lr plog.LogRecord, e *sensor.Exec, p *proctree.Process) {
 	m.header(lr, s.EventProcessExec, e.KTime)
@@ -188,12 +206,18 @@ func (m *mapper) event(b *batch, name string, ktime uint64, tgid uint32, p *proc
 	}
 	lr := b.record(c)
 	m.header(lr, name, ktime)
-	m.context(lr.Attributes(), tgid, p, comm)
+	a := lr.Attributes()
+	a.EnsureCapacity(contextAttrs + eventAttrs)
+	m.context(a, tgid, p, comm)
 	return lr
 }
 
+// contextAttrs is the most attributes context puts.
+const contextAttrs = 9
+
 // context puts the attributes that say which process did something: enough to answer "which
-// process, started by what, in which container" from one record without the full image.
+// process, started by what, in which container" from one record without the full image. a
+// must be empty: the prepared attributes of a known process replace its contents.
 func (m *mapper) context(a pcommon.Map, tgid uint32, p *proctree.Process, comm string) {
 	if p == nil {
 		a.PutInt(s.ProcessPID, int64(tgid))
@@ -202,6 +226,18 @@ func (m *mapper) context(a pcommon.Map, tgid uint32, p *proctree.Process, comm s
 		}
 		return
 	}
+	slot := &m.contexts[p.PID%uint32(len(m.contexts))]
+	if slot.p != p {
+		slot.p = p
+		slot.attrs = pcommon.NewMap()
+		slot.attrs.EnsureCapacity(contextAttrs)
+		putContext(slot.attrs, p)
+	}
+	slot.attrs.CopyTo(a) // keeps a's capacity when it suffices
+}
+
+// putContext puts the context attributes of a process the cache knows.
+func putContext(a pcommon.Map, p *proctree.Process) {
 	a.PutInt(s.ProcessPID, int64(p.PID))
 	a.PutInt(s.ProcessParentPID, int64(p.PPID))
 	a.PutStr(s.ExecID, p.ExecID)
