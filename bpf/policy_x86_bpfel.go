@@ -139,19 +139,29 @@ type PolicyPolCgroup struct {
 	Subtree PolicyPolBits
 }
 
+type PolicyPolCreds struct {
+	_     structs.HostLayout
+	Uid   uint32
+	Euid  uint32
+	Fsuid uint32
+	Pad   uint32
+}
+
 type PolicyPolEventFlags uint32
 
 const (
 	PolicyPolEventFlagsPOL_EV_PATH           PolicyPolEventFlags = 1
 	PolicyPolEventFlagsPOL_EV_PATH_TRUNCATED PolicyPolEventFlags = 2
 	PolicyPolEventFlagsPOL_EV_ADDR           PolicyPolEventFlags = 4
+	PolicyPolEventFlagsPOL_EV_CREDS          PolicyPolEventFlags = 8
+	PolicyPolEventFlagsPOL_EV_PATH_NEW       PolicyPolEventFlags = 16
 )
 
 type PolicyPolHdr struct {
 	_            structs.HostLayout
 	Generation   uint64
 	Seq          uint64
-	Hook         [9]PolicyPolBits
+	Hook         [12]PolicyPolBits
 	AllWorkloads PolicyPolBits
 	AnyBinary    PolicyPolBits
 	BinSuffix    PolicyPolBits
@@ -167,6 +177,7 @@ type PolicyPolHdr struct {
 	Deny         PolicyPolBits
 	Kill         PolicyPolBits
 	Signal       PolicyPolBits
+	AnyTouid     PolicyPolBits
 }
 
 type PolicyPolHook uint32
@@ -181,7 +192,10 @@ const (
 	PolicyPolHookPOL_HOOK_BIND_CG     PolicyPolHook = 6
 	PolicyPolHookPOL_HOOK_SEND_LSM    PolicyPolHook = 7
 	PolicyPolHookPOL_HOOK_SEND_CG     PolicyPolHook = 8
-	PolicyPolHookPOL_HOOK_MAX         PolicyPolHook = 9
+	PolicyPolHookPOL_HOOK_SETUID_LSM  PolicyPolHook = 9
+	PolicyPolHookPOL_HOOK_SETUID_TP   PolicyPolHook = 10
+	PolicyPolHookPOL_HOOK_PATH_LSM    PolicyPolHook = 11
+	PolicyPolHookPOL_HOOK_MAX         PolicyPolHook = 12
 )
 
 type PolicyPolLpm4 struct {
@@ -228,8 +242,8 @@ const (
 
 type PolicyPolStats struct {
 	_               structs.HostLayout
-	Evaluated       [9]uint64
-	Matched         [9]uint64
+	Evaluated       [12]uint64
+	Matched         [12]uint64
 	RateLimited     uint64
 	Truncated       uint64
 	PathUnmatchable uint64
@@ -272,6 +286,10 @@ type PolicyPolicyEvent struct {
 	Addr       [16]uint8
 	Comm       [16]int8
 	Path       [256]int8
+	Fsuid      uint32
+	OldUid     uint32
+	OldEuid    uint32
+	OldFsuid   uint32
 }
 
 type PolicySensorStats struct {
@@ -310,7 +328,9 @@ const (
 	PolicyMapOsecPolPorts        = "osec_pol_ports"
 	PolicyMapOsecPolRate         = "osec_pol_rate"
 	PolicyMapOsecPolRules        = "osec_pol_rules"
+	PolicyMapOsecPolSetuidOld    = "osec_pol_setuid_old"
 	PolicyMapOsecPolStats        = "osec_pol_stats"
+	PolicyMapOsecPolTouids       = "osec_pol_touids"
 	PolicyMapOsecPolUids         = "osec_pol_uids"
 	PolicyMapOsecPolWork         = "osec_pol_work"
 	PolicyMapOsecRbSeq           = "osec_rb_seq"
@@ -320,13 +340,25 @@ const (
 	PolicyProgOsecPolBindLsm     = "osec_pol_bind_lsm"
 	PolicyProgOsecPolC4          = "osec_pol_c4"
 	PolicyProgOsecPolC6          = "osec_pol_c6"
+	PolicyProgOsecPolChmodLsm    = "osec_pol_chmod_lsm"
+	PolicyProgOsecPolChownLsm    = "osec_pol_chown_lsm"
 	PolicyProgOsecPolConnectLsm  = "osec_pol_connect_lsm"
 	PolicyProgOsecPolExecLsm     = "osec_pol_exec_lsm"
 	PolicyProgOsecPolExecTp      = "osec_pol_exec_tp"
+	PolicyProgOsecPolLinkLsm     = "osec_pol_link_lsm"
+	PolicyProgOsecPolMkdirLsm    = "osec_pol_mkdir_lsm"
 	PolicyProgOsecPolOpenLsm     = "osec_pol_open_lsm"
+	PolicyProgOsecPolRenameLsm   = "osec_pol_rename_lsm"
+	PolicyProgOsecPolRmdirLsm    = "osec_pol_rmdir_lsm"
 	PolicyProgOsecPolS4          = "osec_pol_s4"
 	PolicyProgOsecPolS6          = "osec_pol_s6"
 	PolicyProgOsecPolSendLsm     = "osec_pol_send_lsm"
+	PolicyProgOsecPolSetuidEnter = "osec_pol_setuid_enter"
+	PolicyProgOsecPolSetuidExit  = "osec_pol_setuid_exit"
+	PolicyProgOsecPolSetuidLsm   = "osec_pol_setuid_lsm"
+	PolicyProgOsecPolSymlinkLsm  = "osec_pol_symlink_lsm"
+	PolicyProgOsecPolTruncateLsm = "osec_pol_truncate_lsm"
+	PolicyProgOsecPolUnlinkLsm   = "osec_pol_unlink_lsm"
 	PolicyVarHaveBinEx           = "have_bin_ex"
 	PolicyVarHaveBinIn           = "have_bin_in"
 	PolicyVarHaveExcl            = "have_excl"
@@ -391,18 +423,30 @@ type PolicySpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type PolicyProgramSpecs struct {
-	OsecPolB4         *ebpf.ProgramSpec `ebpf:"osec_pol_b4"`
-	OsecPolB6         *ebpf.ProgramSpec `ebpf:"osec_pol_b6"`
-	OsecPolBindLsm    *ebpf.ProgramSpec `ebpf:"osec_pol_bind_lsm"`
-	OsecPolC4         *ebpf.ProgramSpec `ebpf:"osec_pol_c4"`
-	OsecPolC6         *ebpf.ProgramSpec `ebpf:"osec_pol_c6"`
-	OsecPolConnectLsm *ebpf.ProgramSpec `ebpf:"osec_pol_connect_lsm"`
-	OsecPolExecLsm    *ebpf.ProgramSpec `ebpf:"osec_pol_exec_lsm"`
-	OsecPolExecTp     *ebpf.ProgramSpec `ebpf:"osec_pol_exec_tp"`
-	OsecPolOpenLsm    *ebpf.ProgramSpec `ebpf:"osec_pol_open_lsm"`
-	OsecPolS4         *ebpf.ProgramSpec `ebpf:"osec_pol_s4"`
-	OsecPolS6         *ebpf.ProgramSpec `ebpf:"osec_pol_s6"`
-	OsecPolSendLsm    *ebpf.ProgramSpec `ebpf:"osec_pol_send_lsm"`
+	OsecPolB4          *ebpf.ProgramSpec `ebpf:"osec_pol_b4"`
+	OsecPolB6          *ebpf.ProgramSpec `ebpf:"osec_pol_b6"`
+	OsecPolBindLsm     *ebpf.ProgramSpec `ebpf:"osec_pol_bind_lsm"`
+	OsecPolC4          *ebpf.ProgramSpec `ebpf:"osec_pol_c4"`
+	OsecPolC6          *ebpf.ProgramSpec `ebpf:"osec_pol_c6"`
+	OsecPolChmodLsm    *ebpf.ProgramSpec `ebpf:"osec_pol_chmod_lsm"`
+	OsecPolChownLsm    *ebpf.ProgramSpec `ebpf:"osec_pol_chown_lsm"`
+	OsecPolConnectLsm  *ebpf.ProgramSpec `ebpf:"osec_pol_connect_lsm"`
+	OsecPolExecLsm     *ebpf.ProgramSpec `ebpf:"osec_pol_exec_lsm"`
+	OsecPolExecTp      *ebpf.ProgramSpec `ebpf:"osec_pol_exec_tp"`
+	OsecPolLinkLsm     *ebpf.ProgramSpec `ebpf:"osec_pol_link_lsm"`
+	OsecPolMkdirLsm    *ebpf.ProgramSpec `ebpf:"osec_pol_mkdir_lsm"`
+	OsecPolOpenLsm     *ebpf.ProgramSpec `ebpf:"osec_pol_open_lsm"`
+	OsecPolRenameLsm   *ebpf.ProgramSpec `ebpf:"osec_pol_rename_lsm"`
+	OsecPolRmdirLsm    *ebpf.ProgramSpec `ebpf:"osec_pol_rmdir_lsm"`
+	OsecPolS4          *ebpf.ProgramSpec `ebpf:"osec_pol_s4"`
+	OsecPolS6          *ebpf.ProgramSpec `ebpf:"osec_pol_s6"`
+	OsecPolSendLsm     *ebpf.ProgramSpec `ebpf:"osec_pol_send_lsm"`
+	OsecPolSetuidEnter *ebpf.ProgramSpec `ebpf:"osec_pol_setuid_enter"`
+	OsecPolSetuidExit  *ebpf.ProgramSpec `ebpf:"osec_pol_setuid_exit"`
+	OsecPolSetuidLsm   *ebpf.ProgramSpec `ebpf:"osec_pol_setuid_lsm"`
+	OsecPolSymlinkLsm  *ebpf.ProgramSpec `ebpf:"osec_pol_symlink_lsm"`
+	OsecPolTruncateLsm *ebpf.ProgramSpec `ebpf:"osec_pol_truncate_lsm"`
+	OsecPolUnlinkLsm   *ebpf.ProgramSpec `ebpf:"osec_pol_unlink_lsm"`
 }
 
 // PolicyMapSpecs contains maps before they are loaded into the kernel.
@@ -434,7 +478,9 @@ type PolicyMapSpecs struct {
 	OsecPolPorts      *ebpf.MapSpec `ebpf:"osec_pol_ports"`
 	OsecPolRate       *ebpf.MapSpec `ebpf:"osec_pol_rate"`
 	OsecPolRules      *ebpf.MapSpec `ebpf:"osec_pol_rules"`
+	OsecPolSetuidOld  *ebpf.MapSpec `ebpf:"osec_pol_setuid_old"`
 	OsecPolStats      *ebpf.MapSpec `ebpf:"osec_pol_stats"`
+	OsecPolTouids     *ebpf.MapSpec `ebpf:"osec_pol_touids"`
 	OsecPolUids       *ebpf.MapSpec `ebpf:"osec_pol_uids"`
 	OsecPolWork       *ebpf.MapSpec `ebpf:"osec_pol_work"`
 	OsecRbSeq         *ebpf.MapSpec `ebpf:"osec_rb_seq"`
@@ -512,7 +558,9 @@ type PolicyMaps struct {
 	OsecPolPorts      *ebpf.Map `ebpf:"osec_pol_ports"`
 	OsecPolRate       *ebpf.Map `ebpf:"osec_pol_rate"`
 	OsecPolRules      *ebpf.Map `ebpf:"osec_pol_rules"`
+	OsecPolSetuidOld  *ebpf.Map `ebpf:"osec_pol_setuid_old"`
 	OsecPolStats      *ebpf.Map `ebpf:"osec_pol_stats"`
+	OsecPolTouids     *ebpf.Map `ebpf:"osec_pol_touids"`
 	OsecPolUids       *ebpf.Map `ebpf:"osec_pol_uids"`
 	OsecPolWork       *ebpf.Map `ebpf:"osec_pol_work"`
 	OsecRbSeq         *ebpf.Map `ebpf:"osec_rb_seq"`
@@ -546,7 +594,9 @@ func (m *PolicyMaps) Close() error {
 		m.OsecPolPorts,
 		m.OsecPolRate,
 		m.OsecPolRules,
+		m.OsecPolSetuidOld,
 		m.OsecPolStats,
+		m.OsecPolTouids,
 		m.OsecPolUids,
 		m.OsecPolWork,
 		m.OsecRbSeq,
@@ -584,18 +634,30 @@ type PolicyVariables struct {
 //
 // It can be passed to LoadPolicyObjects or ebpf.CollectionSpec.LoadAndAssign.
 type PolicyPrograms struct {
-	OsecPolB4         *ebpf.Program `ebpf:"osec_pol_b4"`
-	OsecPolB6         *ebpf.Program `ebpf:"osec_pol_b6"`
-	OsecPolBindLsm    *ebpf.Program `ebpf:"osec_pol_bind_lsm"`
-	OsecPolC4         *ebpf.Program `ebpf:"osec_pol_c4"`
-	OsecPolC6         *ebpf.Program `ebpf:"osec_pol_c6"`
-	OsecPolConnectLsm *ebpf.Program `ebpf:"osec_pol_connect_lsm"`
-	OsecPolExecLsm    *ebpf.Program `ebpf:"osec_pol_exec_lsm"`
-	OsecPolExecTp     *ebpf.Program `ebpf:"osec_pol_exec_tp"`
-	OsecPolOpenLsm    *ebpf.Program `ebpf:"osec_pol_open_lsm"`
-	OsecPolS4         *ebpf.Program `ebpf:"osec_pol_s4"`
-	OsecPolS6         *ebpf.Program `ebpf:"osec_pol_s6"`
-	OsecPolSendLsm    *ebpf.Program `ebpf:"osec_pol_send_lsm"`
+	OsecPolB4          *ebpf.Program `ebpf:"osec_pol_b4"`
+	OsecPolB6          *ebpf.Program `ebpf:"osec_pol_b6"`
+	OsecPolBindLsm     *ebpf.Program `ebpf:"osec_pol_bind_lsm"`
+	OsecPolC4          *ebpf.Program `ebpf:"osec_pol_c4"`
+	OsecPolC6          *ebpf.Program `ebpf:"osec_pol_c6"`
+	OsecPolChmodLsm    *ebpf.Program `ebpf:"osec_pol_chmod_lsm"`
+	OsecPolChownLsm    *ebpf.Program `ebpf:"osec_pol_chown_lsm"`
+	OsecPolConnectLsm  *ebpf.Program `ebpf:"osec_pol_connect_lsm"`
+	OsecPolExecLsm     *ebpf.Program `ebpf:"osec_pol_exec_lsm"`
+	OsecPolExecTp      *ebpf.Program `ebpf:"osec_pol_exec_tp"`
+	OsecPolLinkLsm     *ebpf.Program `ebpf:"osec_pol_link_lsm"`
+	OsecPolMkdirLsm    *ebpf.Program `ebpf:"osec_pol_mkdir_lsm"`
+	OsecPolOpenLsm     *ebpf.Program `ebpf:"osec_pol_open_lsm"`
+	OsecPolRenameLsm   *ebpf.Program `ebpf:"osec_pol_rename_lsm"`
+	OsecPolRmdirLsm    *ebpf.Program `ebpf:"osec_pol_rmdir_lsm"`
+	OsecPolS4          *ebpf.Program `ebpf:"osec_pol_s4"`
+	OsecPolS6          *ebpf.Program `ebpf:"osec_pol_s6"`
+	OsecPolSendLsm     *ebpf.Program `ebpf:"osec_pol_send_lsm"`
+	OsecPolSetuidEnter *ebpf.Program `ebpf:"osec_pol_setuid_enter"`
+	OsecPolSetuidExit  *ebpf.Program `ebpf:"osec_pol_setuid_exit"`
+	OsecPolSetuidLsm   *ebpf.Program `ebpf:"osec_pol_setuid_lsm"`
+	OsecPolSymlinkLsm  *ebpf.Program `ebpf:"osec_pol_symlink_lsm"`
+	OsecPolTruncateLsm *ebpf.Program `ebpf:"osec_pol_truncate_lsm"`
+	OsecPolUnlinkLsm   *ebpf.Program `ebpf:"osec_pol_unlink_lsm"`
 }
 
 func (p *PolicyPrograms) Close() error {
@@ -605,13 +667,25 @@ func (p *PolicyPrograms) Close() error {
 		p.OsecPolBindLsm,
 		p.OsecPolC4,
 		p.OsecPolC6,
+		p.OsecPolChmodLsm,
+		p.OsecPolChownLsm,
 		p.OsecPolConnectLsm,
 		p.OsecPolExecLsm,
 		p.OsecPolExecTp,
+		p.OsecPolLinkLsm,
+		p.OsecPolMkdirLsm,
 		p.OsecPolOpenLsm,
+		p.OsecPolRenameLsm,
+		p.OsecPolRmdirLsm,
 		p.OsecPolS4,
 		p.OsecPolS6,
 		p.OsecPolSendLsm,
+		p.OsecPolSetuidEnter,
+		p.OsecPolSetuidExit,
+		p.OsecPolSetuidLsm,
+		p.OsecPolSymlinkLsm,
+		p.OsecPolTruncateLsm,
+		p.OsecPolUnlinkLsm,
 	)
 }
 

@@ -41,6 +41,9 @@ const (
 	HookBindCG     = Hook(bpf.PolicyPolHookPOL_HOOK_BIND_CG)
 	HookSendLSM    = Hook(bpf.PolicyPolHookPOL_HOOK_SEND_LSM)
 	HookSendCG     = Hook(bpf.PolicyPolHookPOL_HOOK_SEND_CG)
+	HookSetuidLSM  = Hook(bpf.PolicyPolHookPOL_HOOK_SETUID_LSM)
+	HookSetuidTP   = Hook(bpf.PolicyPolHookPOL_HOOK_SETUID_TP)
+	HookPathLSM    = Hook(bpf.PolicyPolHookPOL_HOOK_PATH_LSM)
 	numHooks       = int(bpf.PolicyPolHookPOL_HOOK_MAX)
 )
 
@@ -65,20 +68,27 @@ func (h Hook) String() string {
 		return "lsm/socket_sendmsg"
 	case HookSendCG:
 		return "cgroup/sendmsg4,sendmsg6"
+	case HookSetuidLSM:
+		return "lsm/task_fix_setuid"
+	case HookSetuidTP:
+		return "tracepoint/syscalls/sys_exit_setuid,setreuid,setresuid,setfsuid"
+	case HookPathLSM:
+		return "lsm/path_unlink,path_rename,path_chmod,path_chown,path_truncate,path_link,path_symlink,path_mkdir,path_rmdir"
 	}
 	return fmt.Sprintf("hook(%d)", uint8(h))
 }
 
 // lsm reports whether the hook is a BPF LSM one (a deny makes the operation fail).
 func (h Hook) lsm() bool {
-	return h == HookExecLSM || h == HookFileLSM || h == HookConnectLSM || h == HookBindLSM || h == HookSendLSM
+	return h == HookExecLSM || h == HookFileLSM || h == HookConnectLSM || h == HookBindLSM || h == HookSendLSM ||
+		h == HookSetuidLSM || h == HookPathLSM
 }
 
 // canDeny: the hook can make the operation fail with EPERM.
-func (h Hook) canDeny() bool { return h != HookExecTP }
+func (h Hook) canDeny() bool { return h != HookExecTP && h != HookSetuidTP }
 
 // canSignal: the hook's programs may call bpf_send_signal (cgroup programs may not).
-func (h Hook) canSignal() bool { return h == HookExecTP || h.lsm() }
+func (h Hook) canSignal() bool { return h == HookExecTP || h == HookSetuidTP || h.lsm() }
 
 type bits = bpf.PolicyPolBits
 
@@ -88,19 +98,42 @@ type binval = bpf.PolicyPolBinval
 func set(b *bits, i int) { b.W[i/64] |= 1 << (i % 64) }
 func or(a *bits, b bits) { a.W[0] |= b.W[0]; a.W[1] |= b.W[1]; a.W[2] |= b.W[2]; a.W[3] |= b.W[3] }
 
-// fileOpBits are the file operations the kernel distinguishes (at lsm/file_open), by bit
-// index in policy.FileOps.
+// fileOpBits are the file operations the kernel distinguishes (at lsm/file_open and the path
+// hooks), by bit index in policy.FileOps.
 var fileOpBits = map[policy.FileOps]int{
 	policy.FileOpen: 0, policy.FileRead: 1, policy.FileWrite: 2, policy.FileCreate: 3, policy.FileTruncate: 8,
+	policy.FileUnlink: 4, policy.FileRename: 5, policy.FileChmod: 6, policy.FileChown: 7, policy.FileLink: 9,
+	policy.FileMkdir: 10, policy.FileRmdir: 11,
 }
+
+// openOps are the file operations lsm/file_open sees (truncate: an O_TRUNC open); pathOps
+// those the path hooks see (truncate: truncate(2)). A rule with both kinds is evaluated at
+// both hooks.
+const (
+	openOps = policy.FileOpen | policy.FileRead | policy.FileWrite | policy.FileCreate | policy.FileTruncate
+	pathOps = policy.FileUnlink | policy.FileRename | policy.FileChmod | policy.FileChown | policy.FileTruncate |
+		policy.FileLink | policy.FileMkdir | policy.FileRmdir
+)
 
 // RuleState is what became of one rule in the kernel.
 type RuleState struct {
 	Name    string // security_rule.name
 	Source  string
 	Backend Hook
+	// Also are further hooks that evaluate the rule: lsm/file_open (Backend) and the path hooks
+	// for a file rule with both open-time and other operations.
+	Also []Hook
 	// KillFallback: a deny that no backend here can honour, carried out as SIGKILL.
 	KillFallback bool
+}
+
+// Backends names every hook that evaluates the rule, joined by " + ".
+func (rs RuleState) Backends() string {
+	n := rs.Backend.String()
+	for _, h := range rs.Also {
+		n += " + " + h.String()
+	}
+	return n
 }
 
 // state is a compiled set: everything one generation of the kernel maps holds, except the
@@ -118,6 +151,7 @@ type state struct {
 	cidr6      map[netip.Prefix]bits
 	uids       map[uint32]bits
 	euids      map[uint32]bits
+	touids     map[uint32]bits // privilege changes: the new uid
 	ports      map[uint16]bits
 	workloads  []ruleWorkload
 	states     []RuleState
@@ -150,6 +184,7 @@ func compile(set *policy.Set, hooks map[Hook]bool) (*state, error) {
 		cidr6:      map[netip.Prefix]bits{},
 		uids:       map[uint32]bits{},
 		euids:      map[uint32]bits{},
+		touids:     map[uint32]bits{},
 		ports:      map[uint16]bits{},
 		states:     make([]RuleState, len(set.Rules)),
 	}
@@ -178,6 +213,7 @@ func compile(set *policy.Set, hooks map[Hook]bool) (*state, error) {
 		{"IPv6 CIDRs", len(s.cidr6), MaxCIDREntries},
 		{"uids", len(s.uids), MaxIDEntries},
 		{"euids", len(s.euids), MaxIDEntries},
+		{"to uids", len(s.touids), MaxIDEntries},
 	} {
 		if l.n > l.max {
 			errs = append(errs, fmt.Errorf("policy set has %d distinct %s; the kernel map holds at most %d", l.n, l.what, l.max))
@@ -209,6 +245,8 @@ func chooseHook(r *policy.Rule, hooks map[Hook]bool) (h Hook, killFallback bool,
 		p = pair{HookBindLSM, HookBindCG}
 	case policy.EventSend:
 		p = pair{HookSendLSM, HookSendCG}
+	case policy.EventPrivilegeChange:
+		p = pair{HookSetuidLSM, HookSetuidTP}
 	default:
 		return 0, false, fmt.Errorf("event %q: no kernel backend evaluates it yet", r.Event)
 	}
@@ -243,6 +281,10 @@ func chooseHook(r *policy.Rule, hooks map[Hook]bool) (h Hook, killFallback bool,
 		if hooks[p.lsm] {
 			return p.lsm, false, nil
 		}
+		// Privilege changes: the syscall tracepoint kills before the new uid runs.
+		if r.Event == policy.EventPrivilegeChange && hooks[HookSetuidTP] {
+			return HookSetuidTP, false, nil
+		}
 		return 0, false, fmt.Errorf("%s on %s: no backend on this kernel can signal the process (cgroup hooks cannot; BPF LSM is not active)", r.Action, r.Event)
 	case policy.ActionAudit:
 		if r.Event == policy.EventExec && hooks[HookExecTP] {
@@ -276,9 +318,6 @@ func (s *state) add(i int, r *policy.Rule, hooks map[Hook]bool) error {
 	if len(r.Capabilities) > 0 {
 		unsupported = append(unsupported, "capabilities")
 	}
-	if len(r.ToUIDs) > 0 {
-		unsupported = append(unsupported, "to uids")
-	}
 	if len(r.Paths.Suffix) > 0 {
 		unsupported = append(unsupported, "path suffix")
 	}
@@ -295,12 +334,25 @@ func (s *state) add(i int, r *policy.Rule, hooks map[Hook]bool) error {
 	if r.Event != policy.EventFile && (!r.Paths.Empty() || r.FileOps != 0) {
 		return fmt.Errorf("file selectors (paths, operations) do not apply to event %s", r.Event)
 	}
+	if r.Event != policy.EventPrivilegeChange && len(r.ToUIDs) > 0 {
+		return fmt.Errorf("toUIDs applies to event %s only, not %s", policy.EventPrivilegeChange, r.Event)
+	}
 	hook, killFallback, err := chooseHook(r, hooks)
 	if err != nil {
 		return err
 	}
-	s.states[i] = RuleState{Name: r.SecurityRuleName(), Source: r.Source, Backend: hook, KillFallback: killFallback}
+	var also []Hook
+	if r.Event == policy.EventFile {
+		hook, also, err = fileHooks(r, hook, hooks)
+		if err != nil {
+			return err
+		}
+	}
+	s.states[i] = RuleState{Name: r.SecurityRuleName(), Source: r.Source, Backend: hook, Also: also, KillFallback: killFallback}
 	set(&s.hdr.Hook[hook], i)
+	for _, h := range also {
+		set(&s.hdr.Hook[h], i)
+	}
 
 	kr := &s.rules[i]
 	monitor := r.Mode == policy.ModeMonitor
@@ -395,8 +447,16 @@ func (s *state) add(i int, r *policy.Rule, hooks map[Hook]bool) error {
 			}
 		}
 		if ops != 0 {
-			return fmt.Errorf("file operations %#x: only open, read, write, create and truncate are evaluated in the kernel (lsm/file_open)", uint32(ops))
+			return fmt.Errorf("file operations %#x: not evaluated in the kernel", uint32(ops))
 		}
+	}
+	if len(r.ToUIDs) == 0 {
+		set(&s.hdr.AnyTouid, i)
+	}
+	for _, u := range r.ToUIDs {
+		b := s.touids[u]
+		set(&b, i)
+		s.touids[u] = b
 	}
 	if len(r.CIDRs) == 0 {
 		set(&s.hdr.AnyAddr, i)
@@ -442,6 +502,30 @@ func (s *state) add(i int, r *policy.Rule, hooks map[Hook]bool) error {
 		return fmt.Errorf("protocol %q: must be tcp, udp or empty", r.Protocol)
 	}
 	return nil
+}
+
+// fileHooks splits a file rule between lsm/file_open (open, read, write, create, O_TRUNC) and
+// the path hooks (unlink, rename, chmod, chown, truncate(2), link, mkdir, rmdir); chooseHook
+// chose lsm/file_open (BPF LSM is active). The path hooks need CONFIG_SECURITY_PATH; nothing
+// else can stand in for them: a tracepoint sees the operation once it has happened.
+func fileHooks(r *policy.Rule, chosen Hook, hooks map[Hook]bool) (Hook, []Hook, error) {
+	ops := r.FileOps
+	if ops == 0 {
+		ops = policy.FileOpen
+	}
+	open, path := ops&openOps, ops&pathOps
+	if path&^policy.FileTruncate != 0 && !hooks[HookPathLSM] {
+		return 0, nil, errors.New("file operations unlink, rename, chmod, chown, truncate, link, mkdir and rmdir need the BPF LSM path hooks " +
+			"(lsm/path_*: BPF LSM active and a kernel built with CONFIG_SECURITY_PATH), not available on this kernel; " +
+			"there is no kill fallback: anything else sees the operation after it happened")
+	}
+	switch {
+	case open != 0 && path != 0 && hooks[HookPathLSM]:
+		return chosen, []Hook{HookPathLSM}, nil
+	case open != 0:
+		return chosen, nil, nil
+	}
+	return HookPathLSM, nil, nil
 }
 
 // addBinaries adds the binary patterns of rule i, as matches or as exceptions.

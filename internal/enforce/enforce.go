@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"go.uber.org/zap"
 
@@ -68,6 +69,7 @@ type Enforcer struct {
 var outerMaps = []string{
 	"osec_pol_bin_exact", "osec_pol_bin_prefix", "osec_pol_bin_suffix", "osec_pol_path_exact", "osec_pol_path_prefix",
 	"osec_pol_cidr4", "osec_pol_cidr6", "osec_pol_cgroups", "osec_pol_uids", "osec_pol_euids",
+	"osec_pol_touids",
 }
 
 // hook programs.
@@ -84,19 +86,60 @@ var hookPrograms = map[Hook][]struct {
 	HookConnectCG:  {{"osec_pol_c4", ebpf.AttachCGroupInet4Connect}, {"osec_pol_c6", ebpf.AttachCGroupInet6Connect}},
 	HookBindCG:     {{"osec_pol_b4", ebpf.AttachCGroupInet4Bind}, {"osec_pol_b6", ebpf.AttachCGroupInet6Bind}},
 	HookSendCG:     {{"osec_pol_s4", ebpf.AttachCGroupUDP4Sendmsg}, {"osec_pol_s6", ebpf.AttachCGroupUDP6Sendmsg}},
+	HookSetuidLSM:  {{"osec_pol_setuid_lsm", ebpf.AttachLSMMac}},
+	HookPathLSM: {
+		{"osec_pol_unlink_lsm", ebpf.AttachLSMMac}, {"osec_pol_rename_lsm", ebpf.AttachLSMMac},
+		{"osec_pol_chmod_lsm", ebpf.AttachLSMMac}, {"osec_pol_chown_lsm", ebpf.AttachLSMMac},
+		{"osec_pol_truncate_lsm", ebpf.AttachLSMMac}, {"osec_pol_link_lsm", ebpf.AttachLSMMac},
+		{"osec_pol_symlink_lsm", ebpf.AttachLSMMac}, {"osec_pol_mkdir_lsm", ebpf.AttachLSMMac},
+		{"osec_pol_rmdir_lsm", ebpf.AttachLSMMac},
+	},
+}
+
+// tracepointPrograms are the hooks made of classic syscall tracepoints: each program is
+// attached to every syscall listed (the setuid family shares one enter and one exit program).
+var tracepointPrograms = map[Hook][]struct {
+	prog     string
+	syscalls []string // attached to syscalls/sys_<prefix>_<syscall>
+	prefix   string
+}{
+	HookSetuidTP: {
+		{"osec_pol_setuid_enter", setuidSyscalls, "enter"},
+		{"osec_pol_setuid_exit", setuidSyscalls, "exit"},
+	},
+}
+
+var setuidSyscalls = []string{"setuid", "setreuid", "setresuid", "setfsuid"}
+
+// pathHooksAvailable: the kernel has the LSM path hooks (CONFIG_SECURITY_PATH): BPF LSM
+// programs attach to the bpf_lsm_<hook> functions, present in the kernel's BTF only then.
+func pathHooksAvailable() bool {
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return false
+	}
+	_, err = spec.AnyTypeByName("bpf_lsm_path_unlink")
+	return err == nil
 }
 
 // HooksFor lists the hooks the enforcer attaches on a kernel with caps: BPF LSM where it is
-// active, else the cgroup sock_addr hooks for the network; the exec tracepoint always (kill).
+// active (the path hooks where the kernel has them too: Load checks), else the cgroup
+// sock_addr hooks for the network and the setuid-family syscall tracepoints; the exec
+// tracepoint always (kill).
 func HooksFor(caps sensor.Capabilities) []Hook {
 	var hs []Hook
 	if caps.TPBTF {
 		hs = append(hs, HookExecTP)
 	}
 	if caps.LSM {
-		hs = append(hs, HookExecLSM, HookFileLSM, HookConnectLSM, HookBindLSM, HookSendLSM)
-	} else if caps.CgroupSockAddr && caps.Cgroup2Path != "" {
-		hs = append(hs, HookConnectCG, HookBindCG, HookSendCG)
+		hs = append(hs, HookExecLSM, HookFileLSM, HookConnectLSM, HookBindLSM, HookSendLSM, HookSetuidLSM, HookPathLSM)
+	} else {
+		if caps.CgroupSockAddr && caps.Cgroup2Path != "" {
+			hs = append(hs, HookConnectCG, HookBindCG, HookSendCG)
+		}
+		if caps.SyscallTracepoints {
+			hs = append(hs, HookSetuidTP)
+		}
 	}
 	return hs
 }
@@ -124,16 +167,26 @@ func Load(s *sensor.Sensors, caps sensor.Capabilities, opts Options) (_ *Enforce
 		}
 	}
 	hooks := HooksFor(caps)
+	if slices.Contains(hooks, HookPathLSM) && !pathHooksAvailable() {
+		opts.Logger.Info("No BPF LSM path hooks on this kernel (CONFIG_SECURITY_PATH): file rules with operations other than open, read, write, create and truncate will be refused")
+		hooks = slices.DeleteFunc(hooks, func(h Hook) bool { return h == HookPathLSM })
+	}
 	keep := map[string]bool{}
 	for _, h := range hooks {
 		for _, p := range hookPrograms[h] {
 			keep[p.prog] = true
 		}
+		for _, p := range tracepointPrograms[h] {
+			keep[p.prog] = true
+		}
 	}
-	for name := range spec.Programs {
+	lsmTarget := map[string]string{} // program -> LSM hook ("path_unlink")
+	for name, ps := range spec.Programs {
 		if !keep[name] {
 			delete(spec.Programs, name)
+			continue
 		}
+		lsmTarget[name] = ps.AttachTo
 	}
 	e := &Enforcer{
 		logger:     opts.Logger,
@@ -172,7 +225,7 @@ func Load(s *sensor.Sensors, caps sensor.Capabilities, opts Options) (_ *Enforce
 			switch p.attach {
 			case ebpf.AttachLSMMac:
 				l, err = link.AttachLSM(link.LSMOptions{Program: prog})
-				point = h.String()
+				point = "lsm/" + lsmTarget[p.prog]
 			case ebpf.AttachTraceRawTp:
 				l, err = link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ebpf.AttachTraceRawTp})
 				point = h.String()
@@ -194,6 +247,17 @@ func Load(s *sensor.Sensors, caps sensor.Capabilities, opts Options) (_ *Enforce
 				pt = point[len("lsm/"):]
 			}
 			e.attachments = append(e.attachments, sensor.Attachment{Event: "policy.decision", Hook: hk, Point: pt})
+		}
+		for _, p := range tracepointPrograms[h] {
+			for _, sc := range p.syscalls {
+				name := "sys_" + p.prefix + "_" + sc
+				l, err := link.Tracepoint("syscalls", name, e.coll.Programs[p.prog], nil)
+				if err != nil {
+					return nil, fmt.Errorf("policy enforcer: attach tracepoint syscalls/%s: %w", name, err)
+				}
+				e.links = append(e.links, l)
+				e.attachments = append(e.attachments, sensor.Attachment{Event: "policy.decision", Hook: sensor.HookTracepoint, Point: "syscalls/" + name})
+			}
 		}
 		e.hooks[h] = true
 	}
@@ -253,7 +317,7 @@ func (e *Enforcer) Apply(set *policy.Set) error {
 	e.applied.Add(1)
 	for _, rs := range st.states {
 		e.logger.Info("Policy rule loaded", zap.String("rule", rs.Name), zap.String("source", rs.Source),
-			zap.String("backend", rs.Backend.String()), zap.Bool("kill_fallback", rs.KillFallback))
+			zap.String("backend", rs.Backends()), zap.Bool("kill_fallback", rs.KillFallback))
 	}
 	e.logger.Info("Policy set applied", zap.Uint64("generation", set.Generation), zap.Int("rules", len(set.Rules)),
 		zap.Uint32("slot", e.active))
@@ -392,6 +456,7 @@ func (e *Enforcer) buildInner(st *state, cg map[uint64]bpf.PolicyPolCgroup) (_ m
 		{"osec_pol_cidr6", len(st.cidr6), cidrs(st.cidr6, false)},
 		{"osec_pol_uids", len(st.uids), ids(st.uids)},
 		{"osec_pol_euids", len(st.euids), ids(st.euids)},
+		{"osec_pol_touids", len(st.touids), ids(st.touids)},
 		{"osec_pol_cgroups", len(cg), func(mp *ebpf.Map) error { return putCgroups(mp, cg) }},
 	} {
 		if err := fill(f.name, f.n, f.put); err != nil {

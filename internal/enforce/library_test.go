@@ -22,12 +22,14 @@ func TestPolicyLibrary(t *testing.T) {
 	require.NotEmpty(t, files)
 
 	kernels := map[string]sensor.Capabilities{
-		"lsm":    {TPBTF: true, LSM: true, CgroupSockAddr: true, Cgroup2Path: "/sys/fs/cgroup"},
-		"no_lsm": {TPBTF: true, CgroupSockAddr: true, Cgroup2Path: "/sys/fs/cgroup"},
+		// "lsm": with the path hooks (CONFIG_SECURITY_PATH, Debian's kernels have it).
+		"lsm":    {TPBTF: true, SyscallTracepoints: true, LSM: true, CgroupSockAddr: true, Cgroup2Path: "/sys/fs/cgroup"},
+		"no_lsm": {TPBTF: true, SyscallTracepoints: true, CgroupSockAddr: true, Cgroup2Path: "/sys/fs/cgroup"},
 	}
 	want := map[string][]string{
-		"lsm":    {"cloud-metadata.yaml", "crypto-miners.yaml", "lateral-movement.yaml", "package-managers.yaml", "sensitive-files.yaml"},
-		"no_lsm": {"cloud-metadata.yaml", "crypto-miners.yaml", "lateral-movement.yaml", "package-managers.yaml"},
+		"lsm": {"cloud-metadata.yaml", "crypto-miners.yaml", "file-integrity.yaml", "lateral-movement.yaml", "package-managers.yaml",
+			"privilege-escalation.yaml", "sensitive-files.yaml"},
+		"no_lsm": {"cloud-metadata.yaml", "crypto-miners.yaml", "lateral-movement.yaml", "package-managers.yaml", "privilege-escalation.yaml"},
 	}
 	for name, caps := range kernels {
 		t.Run(name, func(t *testing.T) {

@@ -1,0 +1,372 @@
+package enforce
+
+// Privilege-change rules (process.privilege_change) and the file operations of the BPF LSM
+// path hooks, on real kernels: a re-exec of the test binary changes its uid with raw syscalls
+// on one locked thread (syscall.Setresuid would change every thread, one decision each).
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/otelsec/otelsec/bpf"
+	"github.com/otelsec/otelsec/internal/policy"
+	"github.com/otelsec/otelsec/internal/sensor"
+)
+
+// setuidHelperEnv makes the test binary the setuid helper: it writes to its marker file (the
+// variable's value) only when both calls succeeded.
+const setuidHelperEnv = "OTELSEC_ENFORCE_SETUID_HELPER"
+
+func TestMain(m *testing.M) {
+	if marker := os.Getenv(setuidHelperEnv); marker != "" {
+		setuidHelper(marker)
+	}
+	os.Exit(m.Run())
+}
+
+// setuidHelper: setresuid(65534, 65534, 0) then setresuid(0, 0, 0) on one thread; prints
+// "errno=E uid=U euid=V" after the second call (stdout needs no permission), then writes
+// the marker (as root only).
+func setuidHelper(marker string) {
+	runtime.LockOSThread()
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, 65534, 65534, 0); e != 0 {
+		fmt.Printf("first setresuid: %v\n", e)
+		os.Exit(2)
+	}
+	_, _, e := unix.RawSyscall(unix.SYS_SETRESUID, 0, 0, 0)
+	uid, _, _ := unix.RawSyscall(unix.SYS_GETUID, 0, 0, 0)
+	euid, _, _ := unix.RawSyscall(unix.SYS_GETEUID, 0, 0, 0)
+	fmt.Printf("errno=%d uid=%d euid=%d\n", e, uid, euid)
+	if e == 0 {
+		if err := os.WriteFile(marker, []byte("root again\n"), 0o600); err != nil {
+			fmt.Printf("marker: %v\n", err)
+			os.Exit(3)
+		}
+	}
+	os.Exit(0)
+}
+
+// runSetuidHelper runs the helper: its pid, output and exit error.
+func runSetuidHelper(t *testing.T, marker string) (uint32, string, error) {
+	t.Helper()
+	self, err := os.Executable()
+	require.NoError(t, err)
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), setuidHelperEnv+"="+marker)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Run()
+	require.NotNil(t, cmd.Process)
+	return uint32(cmd.Process.Pid), out.String(), err
+}
+
+func testBinary(t *testing.T) string {
+	self, err := os.Executable()
+	require.NoError(t, err)
+	self, err = filepath.EvalSymlinks(self)
+	require.NoError(t, err)
+	return self
+}
+
+// only asserts that pid has exactly one decision record (after a settling time) and returns it.
+func (e *env) only(t *testing.T, pid uint32) sensor.Decision {
+	t.Helper()
+	d := e.wait(t, func(d *sensor.Decision) bool { return d.TGID == pid })
+	time.Sleep(300 * time.Millisecond) // any other record of pid arrives meanwhile
+	n := 0
+	e.mu.Lock()
+	for _, o := range e.records {
+		if o.TGID == pid {
+			n++
+		}
+	}
+	e.mu.Unlock()
+	require.Equal(t, 1, n, "decision records of pid %d", pid)
+	return d
+}
+
+// assertChange asserts a privilege-change record of the helper: 65534 -> 0.
+func assertChange(t *testing.T, d sensor.Decision, hook Hook, outcome bpf.PolicyPolOutcome, bin string) {
+	t.Helper()
+	assert.Equal(t, uint8(hook), d.Hook)
+	assert.Equal(t, uint8(outcome), d.Outcome)
+	assert.True(t, d.HasCreds)
+	assert.Equal(t, uint32(0), d.UID, "new uid")
+	assert.Equal(t, uint32(0), d.EUID, "new euid")
+	assert.Equal(t, uint32(0), d.FSUID, "new fsuid")
+	assert.Equal(t, uint32(65534), d.OldUID)
+	assert.Equal(t, uint32(65534), d.OldEUID)
+	assert.Equal(t, uint32(65534), d.OldFSUID)
+	assert.True(t, d.HasPath)
+	assert.Equal(t, bin, d.Path, "the binary making the change")
+	assert.False(t, d.HasAddr)
+	assert.Zero(t, d.FileOps)
+}
+
+// TestPrivilegeChangeTracepoint: the syscall tracepoint backend (kernels without BPF LSM).
+func TestPrivilegeChangeTracepoint(t *testing.T) {
+	e := newEnv(t)
+	if e.enf.hooks[HookSetuidLSM] {
+		t.Skip("BPF LSM is active here: privilege changes use lsm/task_fix_setuid (TestLSMPrivilegeChange)")
+	}
+	if !e.enf.hooks[HookSetuidTP] {
+		t.Skip("no syscall tracepoints (CONFIG_FTRACE_SYSCALLS, tracefs): no privilege-change backend")
+	}
+	var points []string
+	for _, a := range e.enf.Attachments() {
+		points = append(points, a.String())
+	}
+	for _, sc := range setuidSyscalls {
+		assert.Contains(t, points, "tracepoint/syscalls/sys_exit_"+sc)
+		assert.Contains(t, points, "tracepoint/syscalls/sys_enter_"+sc)
+	}
+	bin := testBinary(t)
+	dir := t.TempDir()
+	toRoot := func(name string, act policy.Action) policy.Rule {
+		r := rule(1, name, policy.EventPrivilegeChange, act)
+		r.ToUIDs = []uint32{0}
+		if act == policy.ActionKill {
+			r.Signal = syscall.SIGKILL
+		}
+		return r
+	}
+
+	t.Run("kill", func(t *testing.T) {
+		require.NoError(t, e.enf.Apply(&policy.Set{Generation: 60, Rules: []policy.Rule{toRoot("kill-to-root", policy.ActionKill)}}))
+		rs := e.enf.Rules()
+		require.Len(t, rs, 1)
+		assert.Equal(t, HookSetuidTP, rs[0].Backend)
+		marker := filepath.Join(dir, "kill")
+		pid, out, err := runSetuidHelper(t, marker)
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, "output %q", out)
+		ws := ee.Sys().(syscall.WaitStatus)
+		require.True(t, ws.Signaled(), "status %v, output %q", ws, out)
+		require.Equal(t, syscall.SIGKILL, ws.Signal())
+		assert.NotContains(t, out, "errno=", "the helper ran after the change")
+		assert.False(t, exists(marker))
+		// One record: the change to 65534 is no change to 0.
+		d := e.only(t, pid)
+		assert.Equal(t, uint64(60), d.Generation)
+		assert.Equal(t, uint32(1), d.RuleID)
+		assert.Equal(t, uint8(bpf.PolicyPolActionPOL_ACT_KILL), d.Action)
+		assertChange(t, d, HookSetuidTP, bpf.PolicyPolOutcomePOL_OUT_KILLED, bin)
+		r, _, ok := e.enf.Decision(60, 1)
+		require.True(t, ok)
+		assert.Equal(t, "test/kill-to-root", r.SecurityRuleName())
+	})
+
+	t.Run("audit", func(t *testing.T) {
+		require.NoError(t, e.enf.Apply(&policy.Set{Generation: 61, Rules: []policy.Rule{toRoot("audit-to-root", policy.ActionAudit)}}))
+		marker := filepath.Join(dir, "audit")
+		pid, out, err := runSetuidHelper(t, marker)
+		require.NoError(t, err, out)
+		assert.Contains(t, out, "errno=0 uid=0 euid=0")
+		assert.True(t, exists(marker))
+		d := e.only(t, pid)
+		assert.Equal(t, uint64(61), d.Generation)
+		assert.Equal(t, uint8(bpf.PolicyPolActionPOL_ACT_AUDIT), d.Action)
+		assertChange(t, d, HookSetuidTP, bpf.PolicyPolOutcomePOL_OUT_AUDITED, bin)
+		r, _, ok := e.enf.Decision(61, 1)
+		require.True(t, ok)
+		assert.Equal(t, "test/audit-to-root", r.SecurityRuleName())
+	})
+
+	t.Run("except_binary", func(t *testing.T) {
+		r := toRoot("kill-to-root-but-tests", policy.ActionKill)
+		r.ExceptBinary.Exact = []string{bin}
+		require.NoError(t, e.enf.Apply(&policy.Set{Generation: 62, Rules: []policy.Rule{r}}))
+		marker := filepath.Join(dir, "except")
+		pid, out, err := runSetuidHelper(t, marker)
+		require.NoError(t, err, out)
+		assert.True(t, exists(marker))
+		e.none(t, func(d *sensor.Decision) bool { return d.TGID == pid })
+	})
+
+	t.Run("monitor", func(t *testing.T) {
+		r := toRoot("monitor-kill-to-root", policy.ActionKill)
+		r.Mode = policy.ModeMonitor
+		require.NoError(t, e.enf.Apply(&policy.Set{Generation: 63, Rules: []policy.Rule{r}}))
+		marker := filepath.Join(dir, "monitor")
+		pid, out, err := runSetuidHelper(t, marker)
+		require.NoError(t, err, "monitor mode kills nothing: %s", out)
+		assert.True(t, exists(marker))
+		d := e.only(t, pid)
+		assert.Equal(t, uint8(bpf.PolicyPolRuleFlagsPOL_MONITOR), d.RuleFlags)
+		assertChange(t, d, HookSetuidTP, bpf.PolicyPolOutcomePOL_OUT_WOULD_KILL, bin)
+	})
+
+	t.Run("deny_needs_fallback", func(t *testing.T) {
+		r := toRoot("deny-to-root", policy.ActionDeny)
+		err := e.enf.Apply(&policy.Set{Generation: 64, Rules: []policy.Rule{r}})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "fallback: kill")
+		r.FallbackKill = true
+		require.NoError(t, e.enf.Apply(&policy.Set{Generation: 65, Rules: []policy.Rule{r}}))
+		pid, out, err := runSetuidHelper(t, filepath.Join(dir, "deny"))
+		require.Error(t, err, out)
+		d := e.only(t, pid)
+		assert.Equal(t, uint8(bpf.PolicyPolActionPOL_ACT_DENY), d.Action)
+		assertChange(t, d, HookSetuidTP, bpf.PolicyPolOutcomePOL_OUT_KILLED, bin)
+	})
+}
+
+// TestLSMPrivilegeChange: deny at lsm/task_fix_setuid (the qemu kernels of `make vmtest`).
+func TestLSMPrivilegeChange(t *testing.T) {
+	e := newEnv(t)
+	if !e.enf.hooks[HookSetuidLSM] {
+		t.Skip("BPF LSM is not active on this kernel: run `make vmtest`")
+	}
+	bin := testBinary(t)
+	dir := t.TempDir()
+	r := rule(1, "deny-to-root", policy.EventPrivilegeChange, policy.ActionDeny)
+	r.ToUIDs = []uint32{0}
+	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 70, Rules: []policy.Rule{r}}))
+	require.Equal(t, HookSetuidLSM, e.enf.Rules()[0].Backend)
+	marker := filepath.Join(dir, "deny")
+	pid, out, err := runSetuidHelper(t, marker)
+	require.NoError(t, err, out)
+	assert.Contains(t, out, fmt.Sprintf("errno=%d uid=65534 euid=65534", unix.EPERM), "setresuid fails with EPERM and the uid stays")
+	assert.False(t, exists(marker))
+	d := e.only(t, pid)
+	assert.Equal(t, uint64(70), d.Generation)
+	assert.Equal(t, uint8(bpf.PolicyPolActionPOL_ACT_DENY), d.Action)
+	assertChange(t, d, HookSetuidLSM, bpf.PolicyPolOutcomePOL_OUT_DENIED, bin)
+
+	// audit: the change happens, one record
+	r = rule(1, "audit-to-root", policy.EventPrivilegeChange, policy.ActionAudit)
+	r.ToUIDs = []uint32{0}
+	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 71, Rules: []policy.Rule{r}}))
+	pid, out, err = runSetuidHelper(t, filepath.Join(dir, "audit"))
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "errno=0 uid=0 euid=0")
+	d = e.only(t, pid)
+	assertChange(t, d, HookSetuidLSM, bpf.PolicyPolOutcomePOL_OUT_AUDITED, bin)
+}
+
+// TestLSMPathOps: file operations beyond open at the BPF LSM path hooks.
+func TestLSMPathOps(t *testing.T) {
+	e := newEnv(t)
+	if !e.enf.hooks[HookPathLSM] {
+		t.Skip("no BPF LSM path hooks on this kernel (BPF LSM inactive or no CONFIG_SECURITY_PATH): run `make vmtest`")
+	}
+	pid := uint32(os.Getpid())
+	dir := t.TempDir()
+	prot := filepath.Join(dir, "protected")
+	require.NoError(t, os.Mkdir(prot, 0o755))
+	file := filepath.Join(prot, "f")
+	require.NoError(t, os.WriteFile(file, []byte("x"), 0o644))
+	outside := filepath.Join(dir, "outside")
+	require.NoError(t, os.WriteFile(outside, []byte("y"), 0o644))
+
+	deny := func(gen uint64, name string, ops policy.FileOps) {
+		r := rule(1, name, policy.EventFile, policy.ActionDeny)
+		r.Paths.Prefix = []string{prot}
+		r.FileOps = ops
+		require.NoError(t, e.enf.Apply(&policy.Set{Generation: gen, Rules: []policy.Rule{r}}))
+		rs := e.enf.Rules()
+		require.Len(t, rs, 1)
+		require.Equal(t, HookPathLSM, rs[0].Backend)
+	}
+	denied := func(gen uint64, op policy.FileOps, path string) sensor.Decision {
+		d := e.wait(t, func(d *sensor.Decision) bool { return d.Generation == gen })
+		assert.Equal(t, pid, d.TGID)
+		assert.Equal(t, uint8(HookPathLSM), d.Hook)
+		assert.Equal(t, uint8(bpf.PolicyPolActionPOL_ACT_DENY), d.Action)
+		assert.Equal(t, uint8(bpf.PolicyPolOutcomePOL_OUT_DENIED), d.Outcome)
+		assert.Equal(t, uint32(op), d.FileOps)
+		assert.True(t, d.HasPath)
+		assert.Equal(t, path, d.Path)
+		return d
+	}
+
+	t.Run("unlink", func(t *testing.T) {
+		deny(80, "deny-unlink", policy.FileUnlink)
+		require.ErrorIs(t, unix.Unlink(file), unix.EPERM)
+		require.True(t, exists(file))
+		denied(80, policy.FileUnlink, file)
+		other := filepath.Join(dir, "other")
+		require.NoError(t, os.WriteFile(other, nil, 0o644))
+		require.NoError(t, unix.Unlink(other), "outside the prefix")
+	})
+
+	t.Run("rename", func(t *testing.T) {
+		deny(81, "deny-rename", policy.FileRename)
+		require.ErrorIs(t, unix.Rename(file, filepath.Join(dir, "moved")), unix.EPERM)
+		require.True(t, exists(file))
+		d := denied(81, policy.FileRename, file)
+		assert.False(t, d.PathNew)
+		// Into the prefix: the new name matches.
+		in := filepath.Join(dir, "in")
+		require.NoError(t, os.WriteFile(in, nil, 0o644))
+		target := filepath.Join(prot, "in")
+		require.ErrorIs(t, unix.Rename(in, target), unix.EPERM)
+		require.True(t, exists(in))
+		d = e.wait(t, func(d *sensor.Decision) bool { return d.Generation == 81 && d.PathNew })
+		assert.Equal(t, target, d.Path)
+		require.NoError(t, unix.Rename(in, filepath.Join(dir, "in2")), "outside the prefix")
+	})
+
+	t.Run("chmod", func(t *testing.T) {
+		deny(82, "deny-chmod", policy.FileChmod)
+		require.ErrorIs(t, unix.Chmod(file, 0o777), unix.EPERM)
+		st, err := os.Stat(file)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o644), st.Mode().Perm())
+		denied(82, policy.FileChmod, file)
+		require.NoError(t, unix.Chmod(outside, 0o600))
+	})
+
+	t.Run("audit", func(t *testing.T) {
+		r := rule(1, "audit-changes", policy.EventFile, policy.ActionAudit)
+		r.Paths.Prefix = []string{prot}
+		r.FileOps = policy.FileWrite | policy.FileUnlink
+		require.NoError(t, e.enf.Apply(&policy.Set{Generation: 83, Rules: []policy.Rule{r}}))
+		rs := e.enf.Rules()
+		require.Len(t, rs, 1)
+		assert.Equal(t, HookFileLSM, rs[0].Backend)
+		assert.Equal(t, []Hook{HookPathLSM}, rs[0].Also)
+		assert.Equal(t, "lsm/file_open + "+HookPathLSM.String(), rs[0].Backends())
+
+		require.NoError(t, os.WriteFile(file, []byte("z"), 0o644))
+		d := e.wait(t, func(d *sensor.Decision) bool { return d.Generation == 83 && d.Hook == uint8(HookFileLSM) })
+		assert.Equal(t, pid, d.TGID)
+		assert.Equal(t, uint8(bpf.PolicyPolOutcomePOL_OUT_AUDITED), d.Outcome)
+		assert.Equal(t, file, d.Path)
+		assert.Equal(t, uint32(policy.FileOpen|policy.FileWrite|policy.FileTruncate), d.FileOps)
+
+		require.NoError(t, unix.Unlink(file))
+		require.False(t, exists(file))
+		d = e.wait(t, func(d *sensor.Decision) bool { return d.Generation == 83 && d.Hook == uint8(HookPathLSM) })
+		assert.Equal(t, pid, d.TGID)
+		assert.Equal(t, uint8(bpf.PolicyPolOutcomePOL_OUT_AUDITED), d.Outcome)
+		assert.Equal(t, file, d.Path)
+		assert.Equal(t, uint32(policy.FileUnlink), d.FileOps)
+
+		// Outside the prefix: nothing.
+		require.NoError(t, os.WriteFile(outside, []byte("w"), 0o644))
+		require.NoError(t, unix.Unlink(outside))
+		e.none(t, func(d *sensor.Decision) bool { return d.Generation == 83 && strings.HasPrefix(d.Path, outside) })
+		n := 0
+		e.mu.Lock()
+		for _, o := range e.records {
+			if o.Generation == 83 {
+				n++
+			}
+		}
+		e.mu.Unlock()
+		assert.Equal(t, 2, n, "one record per operation under the prefix")
+	})
+}
