@@ -879,7 +879,8 @@ static __always_inline int path_match(struct pol_hdr *h, __u32 gen, struct file_
 	int len;
 
 	p.mnt = BPF_CORE_READ(dir, mnt);
-	p.dentry = d;
+	/* d may be a BTF pointer (an LSM argument): put_path, a global function, takes scalars */
+	bpf_probe_read_kernel(&p.dentry, sizeof(p.dentry), &d);
 	*m = h->any_path;
 	len = build_path(b, w, pw, 0, &p);
 	if (len > 0)
