@@ -905,7 +905,7 @@ static __always_inline int on_path(__u32 op, const struct path *dir, struct dent
 	h = begin(POL_HOOK_PATH_LSM, &gen, &cand);
 	if (!h || op >= POL_FOP_BITS)
 		return 0;
-	bits_and(&cand, &h->file_op[op & (POL_FOP_BITS - 1)]);
+	bits_and(&cand, &h->file_op[op]); /* op < POL_FOP_BITS, a constant per program */
 	if (!bits_any(&cand))
 		return 0;
 	and_workload(gen, h, &cand);
