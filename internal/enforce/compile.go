@@ -337,6 +337,9 @@ func (s *state) add(i int, r *policy.Rule, hooks map[Hook]bool) error {
 	if r.Event != policy.EventPrivilegeChange && len(r.ToUIDs) > 0 {
 		return fmt.Errorf("toUIDs applies to event %s only, not %s", policy.EventPrivilegeChange, r.Event)
 	}
+	if r.Event == policy.EventFile && !hooks[HookPathLSM] && fileOps(r)&pathOps&^policy.FileTruncate != 0 {
+		return errNoPathHooks
+	}
 	hook, killFallback, err := chooseHook(r, hooks)
 	if err != nil {
 		return err
@@ -504,20 +507,27 @@ func (s *state) add(i int, r *policy.Rule, hooks map[Hook]bool) error {
 	return nil
 }
 
+var errNoPathHooks = errors.New("file operations unlink, rename, chmod, chown, link, mkdir and rmdir need the BPF LSM path hooks " +
+	"(BPF LSM active and a kernel built with CONFIG_SECURITY_PATH), not available on this kernel; " +
+	"there is no kill fallback: anything else sees the operation after it happened")
+
+// fileOps are the operations of a file rule (none named: open).
+func fileOps(r *policy.Rule) policy.FileOps {
+	if r.FileOps == 0 {
+		return policy.FileOpen
+	}
+	return r.FileOps
+}
+
 // fileHooks splits a file rule between lsm/file_open (open, read, write, create, O_TRUNC) and
 // the path hooks (unlink, rename, chmod, chown, truncate(2), link, mkdir, rmdir); chooseHook
 // chose lsm/file_open (BPF LSM is active). The path hooks need CONFIG_SECURITY_PATH; nothing
 // else can stand in for them: a tracepoint sees the operation once it has happened.
 func fileHooks(r *policy.Rule, chosen Hook, hooks map[Hook]bool) (Hook, []Hook, error) {
-	ops := r.FileOps
-	if ops == 0 {
-		ops = policy.FileOpen
-	}
+	ops := fileOps(r)
 	open, path := ops&openOps, ops&pathOps
 	if path&^policy.FileTruncate != 0 && !hooks[HookPathLSM] {
-		return 0, nil, errors.New("file operations unlink, rename, chmod, chown, truncate, link, mkdir and rmdir need the BPF LSM path hooks " +
-			"(lsm/path_*: BPF LSM active and a kernel built with CONFIG_SECURITY_PATH), not available on this kernel; " +
-			"there is no kill fallback: anything else sees the operation after it happened")
+		return 0, nil, errNoPathHooks
 	}
 	switch {
 	case open != 0 && path != 0 && hooks[HookPathLSM]:

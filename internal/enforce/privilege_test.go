@@ -375,3 +375,83 @@ func TestLSMPathOps(t *testing.T) {
 		assert.Equal(t, 2, n, "one record per operation under the prefix")
 	})
 }
+
+// TestCompilePrivilegeAndPathOps: which hooks privilege-change and file rules get, with and
+// without BPF LSM and its path hooks, and the bitmaps they fill.
+func TestCompilePrivilegeAndPathOps(t *testing.T) {
+	lsm := map[Hook]bool{HookExecTP: true, HookExecLSM: true, HookFileLSM: true, HookSetuidLSM: true, HookPathLSM: true}
+	lsmNoPath := map[Hook]bool{HookExecTP: true, HookExecLSM: true, HookFileLSM: true, HookSetuidLSM: true}
+	noLSM := map[Hook]bool{HookExecTP: true, HookSetuidTP: true}
+	bitsOf := func(ids ...int) bits { // rule ids (1-based)
+		var b bits
+		for _, id := range ids {
+			set(&b, id-1)
+		}
+		return b
+	}
+
+	priv := rule(1, "to-root", policy.EventPrivilegeChange, policy.ActionAudit)
+	priv.ToUIDs = []uint32{0}
+	any := rule(2, "any-change", policy.EventPrivilegeChange, policy.ActionKill)
+	any.Signal = syscall.SIGKILL
+	for name, tc := range map[string]struct {
+		hooks map[Hook]bool
+		want  Hook
+	}{"lsm": {lsm, HookSetuidLSM}, "no_lsm": {noLSM, HookSetuidTP}} {
+		t.Run(name, func(t *testing.T) {
+			st, err := compile(&policy.Set{Rules: []policy.Rule{priv, any}}, tc.hooks)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, st.states[0].Backend)
+			assert.Equal(t, tc.want, st.states[1].Backend)
+			assert.Equal(t, bitsOf(1, 2), st.hdr.Hook[tc.want])
+			assert.Equal(t, map[uint32]bits{0: bitsOf(1)}, st.touids)
+			assert.Equal(t, bitsOf(2), st.hdr.AnyTouid)
+			assert.Equal(t, bitsOf(2), st.hdr.Kill)
+		})
+	}
+	deny := rule(1, "deny-to-root", policy.EventPrivilegeChange, policy.ActionDeny)
+	deny.ToUIDs = []uint32{0}
+	_, err := compile(&policy.Set{Rules: []policy.Rule{deny}}, noLSM)
+	require.ErrorContains(t, err, "fallback: kill")
+	deny.FallbackKill = true
+	st, err := compile(&policy.Set{Rules: []policy.Rule{deny}}, noLSM)
+	require.NoError(t, err)
+	assert.True(t, st.states[0].KillFallback)
+	assert.Equal(t, HookSetuidTP, st.states[0].Backend)
+	bad := rule(1, "exec-to-root", policy.EventExec, policy.ActionAudit)
+	bad.ToUIDs = []uint32{0}
+	_, err = compile(&policy.Set{Rules: []policy.Rule{bad}}, lsm)
+	require.ErrorContains(t, err, "toUIDs applies to event process.privilege_change only")
+
+	file := func(id uint32, ops policy.FileOps) policy.Rule {
+		r := rule(id, fmt.Sprintf("file-%d", id), policy.EventFile, policy.ActionAudit)
+		r.Paths.Prefix = []string{"/etc"}
+		r.FileOps = ops
+		return r
+	}
+	both, pathOnly, trunc := file(1, policy.FileWrite|policy.FileUnlink), file(2, policy.FileRename|policy.FileChmod), file(3, policy.FileTruncate)
+	st, err = compile(&policy.Set{Rules: []policy.Rule{both, pathOnly, trunc}}, lsm)
+	require.NoError(t, err)
+	assert.Equal(t, RuleState{Name: "test/file-1", Source: "enforce_test.go", Backend: HookFileLSM, Also: []Hook{HookPathLSM}}, st.states[0])
+	assert.Equal(t, HookPathLSM, st.states[1].Backend)
+	assert.Empty(t, st.states[1].Also)
+	assert.Equal(t, []Hook{HookPathLSM}, st.states[2].Also, "truncate: O_TRUNC opens and truncate(2)")
+	assert.Equal(t, bitsOf(1, 3), st.hdr.Hook[HookFileLSM])
+	assert.Equal(t, bitsOf(1, 2, 3), st.hdr.Hook[HookPathLSM])
+	assert.Equal(t, bitsOf(1), st.hdr.FileOp[4], "unlink is bit 4")
+	assert.Equal(t, bitsOf(2), st.hdr.FileOp[5], "rename is bit 5")
+	assert.Equal(t, bitsOf(2), st.hdr.FileOp[6], "chmod is bit 6")
+	assert.Equal(t, bitsOf(3), st.hdr.FileOp[8], "truncate is bit 8")
+
+	// Without the path hooks: truncate stays at file_open, the others are refused.
+	trunc.ID = 1
+	st, err = compile(&policy.Set{Rules: []policy.Rule{trunc}}, lsmNoPath)
+	require.NoError(t, err)
+	assert.Equal(t, HookFileLSM, st.states[0].Backend)
+	assert.Empty(t, st.states[0].Also)
+	for _, hooks := range []map[Hook]bool{lsmNoPath, noLSM} {
+		_, err = compile(&policy.Set{Rules: []policy.Rule{both}}, hooks)
+		require.ErrorContains(t, err, "need the BPF LSM path hooks")
+		require.ErrorContains(t, err, "no kill fallback")
+	}
+}
