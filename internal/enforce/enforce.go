@@ -121,10 +121,11 @@ var setuidSyscalls = []string{"setuid", "setreuid", "setresuid", "setfsuid"}
 
 // lazyHooks are loaded and attached by the first Apply whose set has rules there, not by Load:
 // the path hooks are nine LSM programs, each as long to verify as the others, that only file
-// rules beyond open need; the setuid-family tracepoints would tax every such call. Once
-// attached they stay until Detach (a set without such rules leaves their bitmaps empty: the
-// programs return at their first map lookup).
-var lazyHooks = map[Hook]bool{HookPathLSM: true, HookSetuidTP: true}
+// rules beyond open need; the privilege-change hooks are one more program only such rules
+// need, and the setuid-family tracepoints would tax every such call. Once attached they stay
+// until Detach (a set without such rules leaves their bitmaps empty: the programs return at
+// their first map lookup).
+var lazyHooks = map[Hook]bool{HookPathLSM: true, HookSetuidTP: true, HookSetuidLSM: true}
 
 // pathHooksAvailable: the kernel has the LSM path hooks (CONFIG_SECURITY_PATH): BPF LSM
 // programs attach to the bpf_lsm_<hook> functions, present in the kernel's BTF only then.

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/otelsec/otelsec/bpf"
+	"github.com/otelsec/otelsec/internal/kernel"
 	"github.com/otelsec/otelsec/internal/policy"
 	"github.com/otelsec/otelsec/internal/sensor"
 )
@@ -117,10 +118,10 @@ func assertChange(t *testing.T, d sensor.Decision, hook Hook, outcome bpf.Policy
 
 // TestPrivilegeChangeTracepoint: the syscall tracepoint backend (kernels without BPF LSM).
 func TestPrivilegeChangeTracepoint(t *testing.T) {
-	e := newEnv(t)
-	if e.enf.hooks[HookSetuidLSM] {
-		t.Skip("BPF LSM is active here: privilege changes use lsm/task_fix_setuid (TestLSMPrivilegeChange)")
+	if probeCaps(t).LSM { // before loading anything: loads are slow under emulation
+		t.Skip("BPF LSM is active here: privilege changes use lsm/task_fix_setuid (TestLSMPrivilegeAndPaths)")
 	}
+	e := newEnv(t)
 	if !e.enf.hooks[HookSetuidTP] {
 		t.Skip("no syscall tracepoints (CONFIG_FTRACE_SYSCALLS, tracefs): no privilege-change backend")
 	}
@@ -228,12 +229,30 @@ func TestPrivilegeChangeTracepoint(t *testing.T) {
 	})
 }
 
-// TestLSMPrivilegeChange: deny at lsm/task_fix_setuid (the qemu kernels of `make vmtest`).
-func TestLSMPrivilegeChange(t *testing.T) {
-	e := newEnv(t)
-	if !e.enf.hooks[HookSetuidLSM] {
+// probeCaps are this kernel's capabilities, without loading anything.
+func probeCaps(t *testing.T) sensor.Capabilities {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to load BPF programs")
+	}
+	f, err := kernel.Probe()
+	require.NoError(t, err)
+	return sensor.CapabilitiesOf(f)
+}
+
+// TestLSMPrivilegeAndPaths: deny at lsm/task_fix_setuid and at the path hooks (the qemu
+// kernels of `make vmtest`); one enforcer for both, loads are slow under emulation.
+func TestLSMPrivilegeAndPaths(t *testing.T) {
+	if !probeCaps(t).LSM {
 		t.Skip("BPF LSM is not active on this kernel: run `make vmtest`")
 	}
+	e := newEnv(t)
+	t.Run("privilege_change", func(t *testing.T) { lsmPrivilegeChange(t, e) })
+	t.Run("path_ops", func(t *testing.T) { lsmPathOps(t, e) })
+}
+
+func lsmPrivilegeChange(t *testing.T, e *env) {
+	require.True(t, e.enf.hooks[HookSetuidLSM])
 	bin := testBinary(t)
 	dir := t.TempDir()
 	r := rule(1, "deny-to-root", policy.EventPrivilegeChange, policy.ActionDeny)
@@ -261,9 +280,8 @@ func TestLSMPrivilegeChange(t *testing.T) {
 	assertChange(t, d, HookSetuidLSM, bpf.PolicyPolOutcomePOL_OUT_AUDITED, bin)
 }
 
-// TestLSMPathOps: file operations beyond open at the BPF LSM path hooks.
-func TestLSMPathOps(t *testing.T) {
-	e := newEnv(t)
+// lsmPathOps: file operations beyond open at the BPF LSM path hooks.
+func lsmPathOps(t *testing.T, e *env) {
 	if !e.enf.hooks[HookPathLSM] {
 		t.Skip("no BPF LSM path hooks on this kernel (BPF LSM inactive or no CONFIG_SECURITY_PATH): run `make vmtest`")
 	}
