@@ -43,17 +43,20 @@
  *   tp_btf/sched_process_exec: kill and signal (bpf_send_signal). The exec has committed: the
  *   new image is mapped but SIGKILL is delivered before it returns to user space, so it never
  *   runs an instruction; what the exec did before (the open of the binary, setuid credentials
- *   installed) is not undone..
+ *   installed) is not undone.
  *   lsm/path_unlink, path_rename, path_chmod, path_chown, path_truncate, path_link,
  *   path_symlink, path_mkdir, path_rmdir (POL_HOOK_PATH_LSM, needs CONFIG_SECURITY_PATH): the
  *   file operations beyond open; deny returns -EPERM and the operation does not happen. The
  *   path is the dentry's under its parent directory's mount (as file_open builds it). rename
  *   and link match on the old or the new name: the record carries the old one when it matched,
  *   else the new one with POL_EV_PATH_NEW. symlink counts as link (bit 9, a new name);
- *   path_truncate is truncate(2) (and, before Linux 6.2, O_TRUNC opens and ftruncate too, so a
- *   truncate rule may then decide twice on one O_TRUNC open). Without BPF LSM these rules are
- *   refused: a tracepoint would see the operation after it happened, so there is no kill
- *   fallback.
+ *   path_truncate is truncate(2) (and, on kernels without security_file_truncate, before 6.2,
+ *   O_TRUNC opens and ftruncate too, so a truncate rule may then decide twice on one O_TRUNC
+ *   open). Without BPF LSM these rules are refused: a tracepoint would see the operation after
+ *   it happened, so there is no kill fallback.
+ *
+ * The path hooks and both privilege-change backends are loaded and attached by the first set
+ * that has rules there (internal/enforce lazyHooks), not with the others.
  *
  * Privilege changes (process.privilege_change). A change to X is a setuid-family call after
  * which the real uid, the effective uid or the fs uid is X and differs from its value before
