@@ -43,7 +43,38 @@
  *   tp_btf/sched_process_exec: kill and signal (bpf_send_signal). The exec has committed: the
  *   new image is mapped but SIGKILL is delivered before it returns to user space, so it never
  *   runs an instruction; what the exec did before (the open of the binary, setuid credentials
- *   installed) is not undone. */
+ *   installed) is not undone.
+ *   lsm/path_unlink, path_rename, path_chmod, path_chown, path_truncate, path_link,
+ *   path_symlink, path_mkdir, path_rmdir (POL_HOOK_PATH_LSM, needs CONFIG_SECURITY_PATH): the
+ *   file operations beyond open; deny returns -EPERM and the operation does not happen. The
+ *   path is the dentry's under its parent directory's mount (as file_open builds it). rename
+ *   and link match on the old or the new name: the record carries the old one when it matched,
+ *   else the new one with POL_EV_PATH_NEW. symlink counts as link (bit 9, a new name);
+ *   path_truncate is truncate(2) (and, on kernels without security_file_truncate, before 6.2,
+ *   O_TRUNC opens and ftruncate too, so a truncate rule may then decide twice on one O_TRUNC
+ *   open). Without BPF LSM these rules are refused: a tracepoint would see the operation after
+ *   it happened, so there is no kill fallback.
+ *
+ * The path hooks and both privilege-change backends are loaded and attached by the first set
+ * that has rules there (internal/enforce lazyHooks), not with the others.
+ *
+ * Privilege changes (process.privilege_change). A change to X is a setuid-family call after
+ * which the real uid, the effective uid or the fs uid is X and differs from its value before
+ * (the saved uid alone does not count: using it later to become X is itself a change). A
+ * toUIDs rule matches when X is one of its uids; a rule without toUIDs matches every change.
+ * The uid and euid selectors and the binary match the process as it was before the change (who
+ * asks). The record's uid, euid and fsuid are the new credentials, old_uid, old_euid and
+ * old_fsuid the previous ones (POL_EV_CREDS). Backends:
+ *   lsm/task_fix_setuid (POL_HOOK_SETUID_LSM): called once the kernel has checked the change
+ *   and before it commits the new credentials; deny returns -EPERM: setuid, setreuid and
+ *   setresuid fail with EPERM and nothing changes (setfsuid cannot fail: it returns the old
+ *   fsuid and the fsuid stays).
+ *   tracepoint/syscalls/sys_exit_setuid, setreuid, setresuid, setfsuid (POL_HOOK_SETUID_TP),
+ *   with sys_enter_* stashing the thread's credentials: audit, kill and signal after the
+ *   change. SIGKILL is sent before the syscall returns to user space, so the process never
+ *   runs an instruction with the new uid; the change itself happened (deny is only possible as
+ *   fallback: kill). Only the calling thread is evaluated: a multi-threaded process that
+ *   changes every thread (glibc, Go) decides once per thread. */
 
 #include "common.h"
 #include "bpf_endian.h"
@@ -215,6 +246,24 @@ POL_OUTER(osec_pol_cidr6, pol_lpm6_trie);
 POL_OUTER(osec_pol_cgroups, pol_cg_hash);
 POL_OUTER(osec_pol_uids, pol_id_hash);
 POL_OUTER(osec_pol_euids, pol_id_hash);
+POL_OUTER(osec_pol_touids, pol_id_hash);
+
+/* Credentials of a privilege change. */
+struct pol_creds {
+	__u32 uid;
+	__u32 euid;
+	__u32 fsuid;
+	__u32 pad;
+};
+
+/* The credentials of a thread in a setuid-family syscall, from sys_enter to sys_exit (by
+ * pid_tgid); LRU: a thread that never returns leaves no permanent entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct pol_creds);
+} osec_pol_setuid_old SEC(".maps");
 
 /* Bitmaps */
 
@@ -366,6 +415,29 @@ static __always_inline void and_workload(__u32 gen, struct pol_hdr *h, struct po
 		}
 	}
 	bits_and(cand, &wl);
+}
+
+/* and_ids_of applies the uid and euid selectors to the given ids. */
+static __always_inline void and_ids_of(__u32 gen, struct pol_hdr *h, struct pol_bits *cand,
+				       __u32 uid, __u32 euid)
+{
+	struct pol_bits *v, m;
+	void *in;
+
+	if (bits_need(cand, &h->any_uid)) {
+		m = h->any_uid;
+		in = bpf_map_lookup_elem(&osec_pol_uids, &gen);
+		if (in && (v = bpf_map_lookup_elem(in, &uid)))
+			bits_or(&m, v);
+		bits_and(cand, &m);
+	}
+	if (bits_need(cand, &h->any_euid)) {
+		m = h->any_euid;
+		in = bpf_map_lookup_elem(&osec_pol_euids, &gen);
+		if (in && (v = bpf_map_lookup_elem(in, &euid)))
+			bits_or(&m, v);
+		bits_and(cand, &m);
+	}
 }
 
 static __always_inline void and_ids(__u32 gen, struct pol_hdr *h, struct pol_bits *cand,
@@ -921,9 +993,11 @@ __noinline int pol_decide(struct pol_hdr *h, __u32 gen, __u32 hook, struct pol_b
 	e->generation = h->generation;
 	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->hook = hook;
-	cred = BPF_CORE_READ(task, cred);
-	e->uid = BPF_CORE_READ(cred, uid.val);
-	e->euid = BPF_CORE_READ(cred, euid.val);
+	if (!(e->flags & POL_EV_CREDS)) { /* a privilege change has the new ones already */
+		cred = BPF_CORE_READ(task, cred);
+		e->uid = BPF_CORE_READ(cred, uid.val);
+		e->euid = BPF_CORE_READ(cred, euid.val);
+	}
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	/* The record ends after the path's bytes: a decision on a short path copies ~200 bytes
 	 * into the ring buffer, not the whole 408-byte struct. */
@@ -1118,6 +1192,298 @@ int BPF_PROG(osec_pol_open_lsm, struct file *file, int ret)
 	and_binary(gen, h, &cand, BPF_CORE_READ(task, mm, exe_file), pw, false);
 	and_parent(gen, h, &cand, task, pw);
 	return decide(gen, h, POL_HOOK_FILE_LSM, &cand, pw) ? -EPERM : 0;
+}
+
+/* File operations beyond open (path hooks) */
+
+/* path_match builds the path of dentry d under dir's mount, and returns in m the rules its
+ * path selectors allow. Returns its length (-1 when it cannot be matched). */
+static __always_inline int path_match(struct pol_hdr *h, __u32 gen, struct file_buf *b, struct file_work *w,
+				      struct pol_work *pw, const struct path *dir, struct dentry *d,
+				      struct pol_bits *m)
+{
+	struct path p = {};
+	int len;
+
+	p.mnt = BPF_CORE_READ(dir, mnt);
+	/* d may be a BTF pointer (an LSM argument): put_path, a global function, takes scalars */
+	bpf_probe_read_kernel(&p.dentry, sizeof(p.dentry), &d);
+	*m = h->any_path;
+	len = build_path(b, w, pw, 0, &p);
+	if (len > 0)
+		path_bits(w, pw, &osec_pol_path_exact, &osec_pol_path_prefix, gen, m);
+	return len;
+}
+
+/* on_path evaluates file operation op (POL_FOP_*) on d under dir and, for rename and link, on
+ * the new name d2 under dir2 (d2 NULL otherwise). 1 denies. */
+static __always_inline int on_path(__u32 op, const struct path *dir, struct dentry *d,
+				   const struct path *dir2, struct dentry *d2)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file_buf *b = file_buf();
+	struct file_work *w = file_work();
+	struct pol_bits cand, m, m2, c2;
+	struct pol_work *pw;
+	struct pol_hdr *h;
+	__u32 gen;
+	int len;
+
+	h = begin(POL_HOOK_PATH_LSM, &gen, &cand);
+	if (!h || op >= POL_FOP_BITS)
+		return 0;
+	bits_and(&cand, &h->file_op[op]); /* op < POL_FOP_BITS, a constant per program */
+	if (!bits_any(&cand))
+		return 0;
+	and_workload(gen, h, &cand);
+	if (!bits_any(&cand))
+		return 0;
+	and_ids(gen, h, &cand, task);
+	if (!bits_any(&cand) || !b || !w || !dir || !d)
+		return 0;
+	pw = work_reset();
+	if (!pw)
+		return 0;
+	pw->ev.file_ops = 1 << op;
+	len = path_match(h, gen, b, w, pw, dir, d, &m);
+	if (len > 0)
+		copy_path(&pw->ev, b, 0, len);
+	if (d2 && dir2 && bits_need(&cand, &h->any_path)) {
+		c2 = cand;
+		bits_and(&c2, &m);
+		if (!bits_any(&c2)) {
+			/* the old name matched no rule with a path selector: try the new one */
+			len = path_match(h, gen, b, w, pw, dir2, d2, &m2);
+			c2 = cand;
+			bits_and(&c2, &m2);
+			if (len > 0 && bits_any(&c2)) {
+				pw->ev.flags = 0;
+				copy_path(&pw->ev, b, 0, len);
+				pw->ev.flags |= POL_EV_PATH_NEW;
+			}
+			bits_or(&m, &m2);
+		}
+	}
+	bits_and(&cand, &m);
+	if (!bits_any(&cand))
+		return 0;
+	and_binary(gen, h, &cand, BPF_CORE_READ(task, mm, exe_file), pw, false);
+	return decide(gen, h, POL_HOOK_PATH_LSM, &cand, pw);
+}
+
+SEC("lsm/path_unlink")
+int BPF_PROG(osec_pol_unlink_lsm, const struct path *dir, struct dentry *dentry, int ret)
+{
+	if (ret)
+		return ret;
+	return on_path(POL_FOP_UNLINK, dir, dentry, NULL, NULL) ? -EPERM : 0;
+}
+
+SEC("lsm/path_rmdir")
+int BPF_PROG(osec_pol_rmdir_lsm, const struct path *dir, struct dentry *dentry, int ret)
+{
+	if (ret)
+		return ret;
+	return on_path(POL_FOP_RMDIR, dir, dentry, NULL, NULL) ? -EPERM : 0;
+}
+
+SEC("lsm/path_mkdir")
+int BPF_PROG(osec_pol_mkdir_lsm, const struct path *dir, struct dentry *dentry, unsigned int mode, int ret)
+{
+	if (ret)
+		return ret;
+	return on_path(POL_FOP_MKDIR, dir, dentry, NULL, NULL) ? -EPERM : 0;
+}
+
+SEC("lsm/path_symlink")
+int BPF_PROG(osec_pol_symlink_lsm, const struct path *dir, struct dentry *dentry, const char *old_name, int ret)
+{
+	if (ret)
+		return ret;
+	return on_path(POL_FOP_LINK, dir, dentry, NULL, NULL) ? -EPERM : 0;
+}
+
+SEC("lsm/path_link")
+int BPF_PROG(osec_pol_link_lsm, struct dentry *old_dentry, const struct path *new_dir, struct dentry *new_dentry, int ret)
+{
+	if (ret)
+		return ret;
+	/* a hard link stays within a mount: the old name is under new_dir's mount too */
+	return on_path(POL_FOP_LINK, new_dir, old_dentry, new_dir, new_dentry) ? -EPERM : 0;
+}
+
+SEC("lsm/path_rename")
+int BPF_PROG(osec_pol_rename_lsm, const struct path *old_dir, struct dentry *old_dentry,
+	     const struct path *new_dir, struct dentry *new_dentry, unsigned int flags, int ret)
+{
+	if (ret)
+		return ret;
+	/* RENAME_EXCHANGE: both names are old and new; the old one is tried first */
+	return on_path(POL_FOP_RENAME, old_dir, old_dentry, new_dir, new_dentry) ? -EPERM : 0;
+}
+
+SEC("lsm/path_chmod")
+int BPF_PROG(osec_pol_chmod_lsm, const struct path *path, unsigned int mode, int ret)
+{
+	if (ret)
+		return ret;
+	return on_path(POL_FOP_CHMOD, path, BPF_CORE_READ(path, dentry), NULL, NULL) ? -EPERM : 0;
+}
+
+SEC("lsm/path_chown")
+int BPF_PROG(osec_pol_chown_lsm, const struct path *path, unsigned int uid, unsigned int gid, int ret)
+{
+	if (ret)
+		return ret;
+	return on_path(POL_FOP_CHOWN, path, BPF_CORE_READ(path, dentry), NULL, NULL) ? -EPERM : 0;
+}
+
+SEC("lsm/path_truncate")
+int BPF_PROG(osec_pol_truncate_lsm, const struct path *path, int ret)
+{
+	if (ret)
+		return ret;
+	return on_path(POL_FOP_TRUNCATE, path, BPF_CORE_READ(path, dentry), NULL, NULL) ? -EPERM : 0;
+}
+
+/* Privilege changes */
+
+/* and_touids applies the toUIDs selector: the ids that changed, looked up by their new value. */
+static __always_inline void and_touids(__u32 gen, struct pol_hdr *h, struct pol_bits *cand,
+				       const struct pol_creds *o, const struct pol_creds *n)
+{
+	struct pol_bits m, *v;
+	__u32 id;
+	void *in;
+
+	if (!bits_need(cand, &h->any_touid))
+		return;
+	m = h->any_touid;
+	in = bpf_map_lookup_elem(&osec_pol_touids, &gen);
+	if (in) {
+		if (n->uid != o->uid) {
+			id = n->uid;
+			if ((v = bpf_map_lookup_elem(in, &id)))
+				bits_or(&m, v);
+		}
+		if (n->euid != o->euid) {
+			id = n->euid;
+			if ((v = bpf_map_lookup_elem(in, &id)))
+				bits_or(&m, v);
+		}
+		if (n->fsuid != o->fsuid) {
+			id = n->fsuid;
+			if ((v = bpf_map_lookup_elem(in, &id)))
+				bits_or(&m, v);
+		}
+	}
+	bits_and(cand, &m);
+}
+
+/* on_setuid evaluates a change from o to n of the current thread's credentials. 1 denies. */
+static __always_inline int on_setuid(__u32 hook, const struct pol_creds *o, const struct pol_creds *n)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct pol_bits cand;
+	struct pol_work *pw;
+	struct pol_hdr *h;
+	__u32 gen;
+
+	if (o->uid == n->uid && o->euid == n->euid && o->fsuid == n->fsuid)
+		return 0;
+	h = begin(hook, &gen, &cand);
+	if (!h)
+		return 0;
+	and_touids(gen, h, &cand, o, n);
+	if (!bits_any(&cand))
+		return 0;
+	and_workload(gen, h, &cand);
+	if (!bits_any(&cand))
+		return 0;
+	and_ids_of(gen, h, &cand, o->uid, o->euid);
+	if (!bits_any(&cand))
+		return 0;
+	pw = work_reset();
+	if (!pw)
+		return 0;
+	/* exec = true: the binary goes into the record (no per-process cache: setuid is rare) */
+	and_binary(gen, h, &cand, BPF_CORE_READ(task, mm, exe_file), pw, true);
+	pw->ev.flags |= POL_EV_CREDS;
+	pw->ev.uid = n->uid;
+	pw->ev.euid = n->euid;
+	pw->ev.fsuid = n->fsuid;
+	pw->ev.old_uid = o->uid;
+	pw->ev.old_euid = o->euid;
+	pw->ev.old_fsuid = o->fsuid;
+	return decide(gen, h, hook, &cand, pw);
+}
+
+static __always_inline void read_creds(struct pol_creds *c, const struct cred *cr)
+{
+	c->uid = BPF_CORE_READ(cr, uid.val);
+	c->euid = BPF_CORE_READ(cr, euid.val);
+	c->fsuid = BPF_CORE_READ(cr, fsuid.val);
+	c->pad = 0;
+}
+
+SEC("lsm/task_fix_setuid")
+int BPF_PROG(osec_pol_setuid_lsm, struct cred *new, const struct cred *old, int flags, int ret)
+{
+	struct pol_creds o, n;
+
+	if (ret)
+		return ret;
+	read_creds(&o, old);
+	read_creds(&n, new);
+	return on_setuid(POL_HOOK_SETUID_LSM, &o, &n) ? -EPERM : 0;
+}
+
+/* hook_used: the active set has rules at hook. */
+static __always_inline bool hook_used(__u32 hook)
+{
+	__u32 zero = 0, gen;
+	struct pol_active *a = bpf_map_lookup_elem(&osec_pol_active, &zero);
+	struct pol_hdr *h;
+
+	if (!a || !a->on || hook >= POL_HOOK_MAX)
+		return false;
+	gen = a->gen & 1;
+	h = bpf_map_lookup_elem(&osec_pol_hdr, &gen);
+	return h && bits_any(&h->hook[hook]);
+}
+
+/* Attached to sys_enter_setuid, setreuid, setresuid and setfsuid. */
+SEC("tracepoint/syscalls/sys_enter_setuid")
+int osec_pol_setuid_enter(void *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 id = bpf_get_current_pid_tgid();
+	struct pol_creds o;
+
+	if (!hook_used(POL_HOOK_SETUID_TP))
+		return 0;
+	read_creds(&o, BPF_CORE_READ(task, cred));
+	bpf_map_update_elem(&osec_pol_setuid_old, &id, &o, BPF_ANY);
+	return 0;
+}
+
+/* Attached to sys_exit_setuid, setreuid, setresuid and setfsuid: compares the thread's
+ * credentials with those stashed at sys_enter (a failed call changed nothing). */
+SEC("tracepoint/syscalls/sys_exit_setuid")
+int osec_pol_setuid_exit(void *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 id = bpf_get_current_pid_tgid();
+	struct pol_creds o, n, *s;
+
+	s = bpf_map_lookup_elem(&osec_pol_setuid_old, &id);
+	if (!s)
+		return 0;
+	o = *s;
+	bpf_map_delete_elem(&osec_pol_setuid_old, &id);
+	read_creds(&n, BPF_CORE_READ(task, cred));
+	on_setuid(POL_HOOK_SETUID_TP, &o, &n);
+	return 0;
 }
 
 /* Network */

@@ -147,19 +147,29 @@ type PolicyPolCgroup struct {
 	Subtree PolicyPolBits
 }
 
+type PolicyPolCreds struct {
+	_     structs.HostLayout
+	Uid   uint32
+	Euid  uint32
+	Fsuid uint32
+	Pad   uint32
+}
+
 type PolicyPolEventFlags uint32
 
 const (
 	PolicyPolEventFlagsPOL_EV_PATH           PolicyPolEventFlags = 1
 	PolicyPolEventFlagsPOL_EV_PATH_TRUNCATED PolicyPolEventFlags = 2
 	PolicyPolEventFlagsPOL_EV_ADDR           PolicyPolEventFlags = 4
+	PolicyPolEventFlagsPOL_EV_CREDS          PolicyPolEventFlags = 8
+	PolicyPolEventFlagsPOL_EV_PATH_NEW       PolicyPolEventFlags = 16
 )
 
 type PolicyPolHdr struct {
 	_            structs.HostLayout
 	Generation   uint64
 	Seq          uint64
-	Hook         [11]PolicyPolBits
+	Hook         [14]PolicyPolBits
 	AllWorkloads PolicyPolBits
 	AnyBinary    PolicyPolBits
 	BinSuffix    PolicyPolBits
@@ -181,6 +191,7 @@ type PolicyPolHdr struct {
 	Deny         PolicyPolBits
 	Kill         PolicyPolBits
 	Signal       PolicyPolBits
+	AnyTouid     PolicyPolBits
 }
 
 type PolicyPolHook uint32
@@ -195,9 +206,12 @@ const (
 	PolicyPolHookPOL_HOOK_BIND_CG     PolicyPolHook = 6
 	PolicyPolHookPOL_HOOK_SEND_LSM    PolicyPolHook = 7
 	PolicyPolHookPOL_HOOK_SEND_CG     PolicyPolHook = 8
-	PolicyPolHookPOL_HOOK_LISTEN_LSM  PolicyPolHook = 9
-	PolicyPolHookPOL_HOOK_LISTEN_TP   PolicyPolHook = 10
-	PolicyPolHookPOL_HOOK_MAX         PolicyPolHook = 11
+	PolicyPolHookPOL_HOOK_SETUID_LSM  PolicyPolHook = 9
+	PolicyPolHookPOL_HOOK_SETUID_TP   PolicyPolHook = 10
+	PolicyPolHookPOL_HOOK_PATH_LSM    PolicyPolHook = 11
+	PolicyPolHookPOL_HOOK_LISTEN_LSM  PolicyPolHook = 12
+	PolicyPolHookPOL_HOOK_LISTEN_TP   PolicyPolHook = 13
+	PolicyPolHookPOL_HOOK_MAX         PolicyPolHook = 14
 )
 
 type PolicyPolLpm4 struct {
@@ -252,8 +266,8 @@ const (
 
 type PolicyPolStats struct {
 	_               structs.HostLayout
-	Evaluated       [11]uint64
-	Matched         [11]uint64
+	Evaluated       [14]uint64
+	Matched         [14]uint64
 	RateLimited     uint64
 	Truncated       uint64
 	PathUnmatchable uint64
@@ -296,6 +310,10 @@ type PolicyPolicyEvent struct {
 	Protocol   uint16
 	PathLen    uint16
 	Addr       [16]uint8
+	Fsuid      uint32
+	OldUid     uint32
+	OldEuid    uint32
+	OldFsuid   uint32
 	Comm       [16]int8
 	Path       [256]int8
 }
@@ -341,7 +359,9 @@ const (
 	PolicyMapOsecPolPorts        = "osec_pol_ports"
 	PolicyMapOsecPolRate         = "osec_pol_rate"
 	PolicyMapOsecPolRules        = "osec_pol_rules"
+	PolicyMapOsecPolSetuidOld    = "osec_pol_setuid_old"
 	PolicyMapOsecPolStats        = "osec_pol_stats"
+	PolicyMapOsecPolTouids       = "osec_pol_touids"
 	PolicyMapOsecPolUids         = "osec_pol_uids"
 	PolicyMapOsecPolWork         = "osec_pol_work"
 	PolicyMapOsecRbSeq           = "osec_rb_seq"
@@ -351,15 +371,27 @@ const (
 	PolicyProgOsecPolBindLsm     = "osec_pol_bind_lsm"
 	PolicyProgOsecPolC4          = "osec_pol_c4"
 	PolicyProgOsecPolC6          = "osec_pol_c6"
+	PolicyProgOsecPolChmodLsm    = "osec_pol_chmod_lsm"
+	PolicyProgOsecPolChownLsm    = "osec_pol_chown_lsm"
 	PolicyProgOsecPolConnectLsm  = "osec_pol_connect_lsm"
 	PolicyProgOsecPolExecLsm     = "osec_pol_exec_lsm"
 	PolicyProgOsecPolExecTp      = "osec_pol_exec_tp"
+	PolicyProgOsecPolLinkLsm     = "osec_pol_link_lsm"
 	PolicyProgOsecPolListenLsm   = "osec_pol_listen_lsm"
 	PolicyProgOsecPolListenTp    = "osec_pol_listen_tp"
+	PolicyProgOsecPolMkdirLsm    = "osec_pol_mkdir_lsm"
 	PolicyProgOsecPolOpenLsm     = "osec_pol_open_lsm"
+	PolicyProgOsecPolRenameLsm   = "osec_pol_rename_lsm"
+	PolicyProgOsecPolRmdirLsm    = "osec_pol_rmdir_lsm"
 	PolicyProgOsecPolS4          = "osec_pol_s4"
 	PolicyProgOsecPolS6          = "osec_pol_s6"
 	PolicyProgOsecPolSendLsm     = "osec_pol_send_lsm"
+	PolicyProgOsecPolSetuidEnter = "osec_pol_setuid_enter"
+	PolicyProgOsecPolSetuidExit  = "osec_pol_setuid_exit"
+	PolicyProgOsecPolSetuidLsm   = "osec_pol_setuid_lsm"
+	PolicyProgOsecPolSymlinkLsm  = "osec_pol_symlink_lsm"
+	PolicyProgOsecPolTruncateLsm = "osec_pol_truncate_lsm"
+	PolicyProgOsecPolUnlinkLsm   = "osec_pol_unlink_lsm"
 	PolicyVarHaveBinEx           = "have_bin_ex"
 	PolicyVarHaveBinIn           = "have_bin_in"
 	PolicyVarHaveExcl            = "have_excl"
@@ -425,20 +457,32 @@ type PolicySpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type PolicyProgramSpecs struct {
-	OsecPolB4         *ebpf.ProgramSpec `ebpf:"osec_pol_b4"`
-	OsecPolB6         *ebpf.ProgramSpec `ebpf:"osec_pol_b6"`
-	OsecPolBindLsm    *ebpf.ProgramSpec `ebpf:"osec_pol_bind_lsm"`
-	OsecPolC4         *ebpf.ProgramSpec `ebpf:"osec_pol_c4"`
-	OsecPolC6         *ebpf.ProgramSpec `ebpf:"osec_pol_c6"`
-	OsecPolConnectLsm *ebpf.ProgramSpec `ebpf:"osec_pol_connect_lsm"`
-	OsecPolExecLsm    *ebpf.ProgramSpec `ebpf:"osec_pol_exec_lsm"`
-	OsecPolExecTp     *ebpf.ProgramSpec `ebpf:"osec_pol_exec_tp"`
-	OsecPolListenLsm  *ebpf.ProgramSpec `ebpf:"osec_pol_listen_lsm"`
-	OsecPolListenTp   *ebpf.ProgramSpec `ebpf:"osec_pol_listen_tp"`
-	OsecPolOpenLsm    *ebpf.ProgramSpec `ebpf:"osec_pol_open_lsm"`
-	OsecPolS4         *ebpf.ProgramSpec `ebpf:"osec_pol_s4"`
-	OsecPolS6         *ebpf.ProgramSpec `ebpf:"osec_pol_s6"`
-	OsecPolSendLsm    *ebpf.ProgramSpec `ebpf:"osec_pol_send_lsm"`
+	OsecPolB4          *ebpf.ProgramSpec `ebpf:"osec_pol_b4"`
+	OsecPolB6          *ebpf.ProgramSpec `ebpf:"osec_pol_b6"`
+	OsecPolBindLsm     *ebpf.ProgramSpec `ebpf:"osec_pol_bind_lsm"`
+	OsecPolC4          *ebpf.ProgramSpec `ebpf:"osec_pol_c4"`
+	OsecPolC6          *ebpf.ProgramSpec `ebpf:"osec_pol_c6"`
+	OsecPolChmodLsm    *ebpf.ProgramSpec `ebpf:"osec_pol_chmod_lsm"`
+	OsecPolChownLsm    *ebpf.ProgramSpec `ebpf:"osec_pol_chown_lsm"`
+	OsecPolConnectLsm  *ebpf.ProgramSpec `ebpf:"osec_pol_connect_lsm"`
+	OsecPolExecLsm     *ebpf.ProgramSpec `ebpf:"osec_pol_exec_lsm"`
+	OsecPolExecTp      *ebpf.ProgramSpec `ebpf:"osec_pol_exec_tp"`
+	OsecPolLinkLsm     *ebpf.ProgramSpec `ebpf:"osec_pol_link_lsm"`
+	OsecPolListenLsm   *ebpf.ProgramSpec `ebpf:"osec_pol_listen_lsm"`
+	OsecPolListenTp    *ebpf.ProgramSpec `ebpf:"osec_pol_listen_tp"`
+	OsecPolMkdirLsm    *ebpf.ProgramSpec `ebpf:"osec_pol_mkdir_lsm"`
+	OsecPolOpenLsm     *ebpf.ProgramSpec `ebpf:"osec_pol_open_lsm"`
+	OsecPolRenameLsm   *ebpf.ProgramSpec `ebpf:"osec_pol_rename_lsm"`
+	OsecPolRmdirLsm    *ebpf.ProgramSpec `ebpf:"osec_pol_rmdir_lsm"`
+	OsecPolS4          *ebpf.ProgramSpec `ebpf:"osec_pol_s4"`
+	OsecPolS6          *ebpf.ProgramSpec `ebpf:"osec_pol_s6"`
+	OsecPolSendLsm     *ebpf.ProgramSpec `ebpf:"osec_pol_send_lsm"`
+	OsecPolSetuidEnter *ebpf.ProgramSpec `ebpf:"osec_pol_setuid_enter"`
+	OsecPolSetuidExit  *ebpf.ProgramSpec `ebpf:"osec_pol_setuid_exit"`
+	OsecPolSetuidLsm   *ebpf.ProgramSpec `ebpf:"osec_pol_setuid_lsm"`
+	OsecPolSymlinkLsm  *ebpf.ProgramSpec `ebpf:"osec_pol_symlink_lsm"`
+	OsecPolTruncateLsm *ebpf.ProgramSpec `ebpf:"osec_pol_truncate_lsm"`
+	OsecPolUnlinkLsm   *ebpf.ProgramSpec `ebpf:"osec_pol_unlink_lsm"`
 }
 
 // PolicyMapSpecs contains maps before they are loaded into the kernel.
@@ -475,7 +519,9 @@ type PolicyMapSpecs struct {
 	OsecPolPorts      *ebpf.MapSpec `ebpf:"osec_pol_ports"`
 	OsecPolRate       *ebpf.MapSpec `ebpf:"osec_pol_rate"`
 	OsecPolRules      *ebpf.MapSpec `ebpf:"osec_pol_rules"`
+	OsecPolSetuidOld  *ebpf.MapSpec `ebpf:"osec_pol_setuid_old"`
 	OsecPolStats      *ebpf.MapSpec `ebpf:"osec_pol_stats"`
+	OsecPolTouids     *ebpf.MapSpec `ebpf:"osec_pol_touids"`
 	OsecPolUids       *ebpf.MapSpec `ebpf:"osec_pol_uids"`
 	OsecPolWork       *ebpf.MapSpec `ebpf:"osec_pol_work"`
 	OsecRbSeq         *ebpf.MapSpec `ebpf:"osec_rb_seq"`
@@ -559,7 +605,9 @@ type PolicyMaps struct {
 	OsecPolPorts      *ebpf.Map `ebpf:"osec_pol_ports"`
 	OsecPolRate       *ebpf.Map `ebpf:"osec_pol_rate"`
 	OsecPolRules      *ebpf.Map `ebpf:"osec_pol_rules"`
+	OsecPolSetuidOld  *ebpf.Map `ebpf:"osec_pol_setuid_old"`
 	OsecPolStats      *ebpf.Map `ebpf:"osec_pol_stats"`
+	OsecPolTouids     *ebpf.Map `ebpf:"osec_pol_touids"`
 	OsecPolUids       *ebpf.Map `ebpf:"osec_pol_uids"`
 	OsecPolWork       *ebpf.Map `ebpf:"osec_pol_work"`
 	OsecRbSeq         *ebpf.Map `ebpf:"osec_rb_seq"`
@@ -598,7 +646,9 @@ func (m *PolicyMaps) Close() error {
 		m.OsecPolPorts,
 		m.OsecPolRate,
 		m.OsecPolRules,
+		m.OsecPolSetuidOld,
 		m.OsecPolStats,
+		m.OsecPolTouids,
 		m.OsecPolUids,
 		m.OsecPolWork,
 		m.OsecRbSeq,
@@ -637,20 +687,32 @@ type PolicyVariables struct {
 //
 // It can be passed to LoadPolicyObjects or ebpf.CollectionSpec.LoadAndAssign.
 type PolicyPrograms struct {
-	OsecPolB4         *ebpf.Program `ebpf:"osec_pol_b4"`
-	OsecPolB6         *ebpf.Program `ebpf:"osec_pol_b6"`
-	OsecPolBindLsm    *ebpf.Program `ebpf:"osec_pol_bind_lsm"`
-	OsecPolC4         *ebpf.Program `ebpf:"osec_pol_c4"`
-	OsecPolC6         *ebpf.Program `ebpf:"osec_pol_c6"`
-	OsecPolConnectLsm *ebpf.Program `ebpf:"osec_pol_connect_lsm"`
-	OsecPolExecLsm    *ebpf.Program `ebpf:"osec_pol_exec_lsm"`
-	OsecPolExecTp     *ebpf.Program `ebpf:"osec_pol_exec_tp"`
-	OsecPolListenLsm  *ebpf.Program `ebpf:"osec_pol_listen_lsm"`
-	OsecPolListenTp   *ebpf.Program `ebpf:"osec_pol_listen_tp"`
-	OsecPolOpenLsm    *ebpf.Program `ebpf:"osec_pol_open_lsm"`
-	OsecPolS4         *ebpf.Program `ebpf:"osec_pol_s4"`
-	OsecPolS6         *ebpf.Program `ebpf:"osec_pol_s6"`
-	OsecPolSendLsm    *ebpf.Program `ebpf:"osec_pol_send_lsm"`
+	OsecPolB4          *ebpf.Program `ebpf:"osec_pol_b4"`
+	OsecPolB6          *ebpf.Program `ebpf:"osec_pol_b6"`
+	OsecPolBindLsm     *ebpf.Program `ebpf:"osec_pol_bind_lsm"`
+	OsecPolC4          *ebpf.Program `ebpf:"osec_pol_c4"`
+	OsecPolC6          *ebpf.Program `ebpf:"osec_pol_c6"`
+	OsecPolChmodLsm    *ebpf.Program `ebpf:"osec_pol_chmod_lsm"`
+	OsecPolChownLsm    *ebpf.Program `ebpf:"osec_pol_chown_lsm"`
+	OsecPolConnectLsm  *ebpf.Program `ebpf:"osec_pol_connect_lsm"`
+	OsecPolExecLsm     *ebpf.Program `ebpf:"osec_pol_exec_lsm"`
+	OsecPolExecTp      *ebpf.Program `ebpf:"osec_pol_exec_tp"`
+	OsecPolLinkLsm     *ebpf.Program `ebpf:"osec_pol_link_lsm"`
+	OsecPolListenLsm   *ebpf.Program `ebpf:"osec_pol_listen_lsm"`
+	OsecPolListenTp    *ebpf.Program `ebpf:"osec_pol_listen_tp"`
+	OsecPolMkdirLsm    *ebpf.Program `ebpf:"osec_pol_mkdir_lsm"`
+	OsecPolOpenLsm     *ebpf.Program `ebpf:"osec_pol_open_lsm"`
+	OsecPolRenameLsm   *ebpf.Program `ebpf:"osec_pol_rename_lsm"`
+	OsecPolRmdirLsm    *ebpf.Program `ebpf:"osec_pol_rmdir_lsm"`
+	OsecPolS4          *ebpf.Program `ebpf:"osec_pol_s4"`
+	OsecPolS6          *ebpf.Program `ebpf:"osec_pol_s6"`
+	OsecPolSendLsm     *ebpf.Program `ebpf:"osec_pol_send_lsm"`
+	OsecPolSetuidEnter *ebpf.Program `ebpf:"osec_pol_setuid_enter"`
+	OsecPolSetuidExit  *ebpf.Program `ebpf:"osec_pol_setuid_exit"`
+	OsecPolSetuidLsm   *ebpf.Program `ebpf:"osec_pol_setuid_lsm"`
+	OsecPolSymlinkLsm  *ebpf.Program `ebpf:"osec_pol_symlink_lsm"`
+	OsecPolTruncateLsm *ebpf.Program `ebpf:"osec_pol_truncate_lsm"`
+	OsecPolUnlinkLsm   *ebpf.Program `ebpf:"osec_pol_unlink_lsm"`
 }
 
 func (p *PolicyPrograms) Close() error {
@@ -660,15 +722,27 @@ func (p *PolicyPrograms) Close() error {
 		p.OsecPolBindLsm,
 		p.OsecPolC4,
 		p.OsecPolC6,
+		p.OsecPolChmodLsm,
+		p.OsecPolChownLsm,
 		p.OsecPolConnectLsm,
 		p.OsecPolExecLsm,
 		p.OsecPolExecTp,
+		p.OsecPolLinkLsm,
 		p.OsecPolListenLsm,
 		p.OsecPolListenTp,
+		p.OsecPolMkdirLsm,
 		p.OsecPolOpenLsm,
+		p.OsecPolRenameLsm,
+		p.OsecPolRmdirLsm,
 		p.OsecPolS4,
 		p.OsecPolS6,
 		p.OsecPolSendLsm,
+		p.OsecPolSetuidEnter,
+		p.OsecPolSetuidExit,
+		p.OsecPolSetuidLsm,
+		p.OsecPolSymlinkLsm,
+		p.OsecPolTruncateLsm,
+		p.OsecPolUnlinkLsm,
 	)
 }
 

@@ -27,9 +27,12 @@ enum pol_hook {
 	POL_HOOK_BIND_CG = 6,     /* cgroup/bind4, bind6 */
 	POL_HOOK_SEND_LSM = 7,    /* lsm/socket_sendmsg (explicit destinations) */
 	POL_HOOK_SEND_CG = 8,     /* cgroup/sendmsg4, sendmsg6 */
-	POL_HOOK_LISTEN_LSM = 9,  /* lsm/socket_listen */
-	POL_HOOK_LISTEN_TP = 10,  /* tp_btf/inet_sock_set_state to TCP_LISTEN: kill, signal, audit */
-	POL_HOOK_MAX = 11,
+	POL_HOOK_SETUID_LSM = 9,  /* lsm/task_fix_setuid: deny = -EPERM, nothing changes */
+	POL_HOOK_SETUID_TP = 10,  /* tracepoint/syscalls/sys_exit_set{,re,res,fs}uid: after the change */
+	POL_HOOK_PATH_LSM = 11,   /* lsm/path_unlink, path_rename, path_chmod, ...: deny = -EPERM */
+	POL_HOOK_LISTEN_LSM = 12, /* lsm/socket_listen */
+	POL_HOOK_LISTEN_TP = 13,  /* tp_btf/inet_sock_set_state to TCP_LISTEN: kill, signal, audit */
+	POL_HOOK_MAX = 14,
 };
 
 enum pol_action {
@@ -66,12 +69,20 @@ struct pol_rule {
 	__u64 burst_ns;    /* burst * interval_ns */
 };
 
-/* file op bits (policy.FileOps) seen at file_open */
+/* file op bits (policy.FileOps): open, read, write, create (and truncate by O_TRUNC) seen at
+ * file_open; the others at the path hooks (POL_HOOK_PATH_LSM) */
 #define POL_FOP_OPEN 0
 #define POL_FOP_READ 1
 #define POL_FOP_WRITE 2
 #define POL_FOP_CREATE 3
+#define POL_FOP_UNLINK 4
+#define POL_FOP_RENAME 5
+#define POL_FOP_CHMOD 6
+#define POL_FOP_CHOWN 7
 #define POL_FOP_TRUNCATE 8
+#define POL_FOP_LINK 9 /* link and symlink: a new name */
+#define POL_FOP_MKDIR 10
+#define POL_FOP_RMDIR 11
 #define POL_FOP_BITS 12
 
 /* Argument selectors (exec, at sched_process_exec): the strings a set looks for in the command
@@ -125,6 +136,7 @@ struct pol_hdr {
 	struct pol_bits deny;          /* action deny, enforce, carried out by the hook */
 	struct pol_bits kill;          /* action kill (or deny with the kill fallback), enforce */
 	struct pol_bits signal;        /* action signal, enforce */
+	struct pol_bits any_touid;     /* privilege-change rules with no toUIDs selector */
 };
 
 /* osec_pol_active[0]: the generation (0 or 1) the programs read; on = 0 when no set applies. */
@@ -175,6 +187,9 @@ enum pol_event_flags {
 	POL_EV_PATH = 1 << 0,           /* path holds a path */
 	POL_EV_PATH_TRUNCATED = 1 << 1, /* longer than the record's path (first bytes kept) */
 	POL_EV_ADDR = 1 << 2,           /* family, addr, port, protocol are set */
+	POL_EV_CREDS = 1 << 3,          /* a privilege change: uid, euid, fsuid are the new
+					 * credentials, old_* the ones before */
+	POL_EV_PATH_NEW = 1 << 4,       /* rename, link: path is the new name (the old one did not match) */
 };
 
 /* A decision: one record per matching rule (at most POL_MAX_DECISIONS per operation). */
@@ -196,6 +211,10 @@ struct policy_event {
 	__u16 protocol;
 	__u16 path_len; /* bytes of path, no NUL */
 	__u8 addr[16];  /* IPv4-mapped for IPv4 */
+	__u32 fsuid;     /* POL_EV_CREDS: the new fsuid */
+	__u32 old_uid;   /* POL_EV_CREDS: the credentials before the change */
+	__u32 old_euid;
+	__u32 old_fsuid;
 	char comm[16];
-	char path[POL_KEY_BYTES];
+	char path[POL_KEY_BYTES]; /* last: a record ends after path_len bytes of it */
 };

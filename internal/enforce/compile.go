@@ -48,6 +48,9 @@ const (
 	HookBindCG     = Hook(bpf.PolicyPolHookPOL_HOOK_BIND_CG)
 	HookSendLSM    = Hook(bpf.PolicyPolHookPOL_HOOK_SEND_LSM)
 	HookSendCG     = Hook(bpf.PolicyPolHookPOL_HOOK_SEND_CG)
+	HookSetuidLSM  = Hook(bpf.PolicyPolHookPOL_HOOK_SETUID_LSM)
+	HookSetuidTP   = Hook(bpf.PolicyPolHookPOL_HOOK_SETUID_TP)
+	HookPathLSM    = Hook(bpf.PolicyPolHookPOL_HOOK_PATH_LSM)
 	HookListenLSM  = Hook(bpf.PolicyPolHookPOL_HOOK_LISTEN_LSM)
 	HookListenTP   = Hook(bpf.PolicyPolHookPOL_HOOK_LISTEN_TP)
 	numHooks       = int(bpf.PolicyPolHookPOL_HOOK_MAX)
@@ -74,6 +77,12 @@ func (h Hook) String() string {
 		return "lsm/socket_sendmsg"
 	case HookSendCG:
 		return "cgroup/sendmsg4,sendmsg6"
+	case HookSetuidLSM:
+		return "lsm/task_fix_setuid"
+	case HookSetuidTP:
+		return "tracepoint/syscalls/sys_exit_setuid,setreuid,setresuid,setfsuid"
+	case HookPathLSM:
+		return "lsm/path_unlink,path_rename,path_chmod,path_chown,path_truncate,path_link,path_symlink,path_mkdir,path_rmdir"
 	case HookListenLSM:
 		return "lsm/socket_listen"
 	case HookListenTP:
@@ -85,14 +94,16 @@ func (h Hook) String() string {
 // lsm reports whether the hook is a BPF LSM one (a deny makes the operation fail).
 func (h Hook) lsm() bool {
 	return h == HookExecLSM || h == HookFileLSM || h == HookConnectLSM || h == HookBindLSM || h == HookSendLSM ||
-		h == HookListenLSM
+		h == HookSetuidLSM || h == HookPathLSM || h == HookListenLSM
 }
 
 // canDeny: the hook can make the operation fail with EPERM.
-func (h Hook) canDeny() bool { return h != HookExecTP && h != HookListenTP }
+func (h Hook) canDeny() bool { return h != HookExecTP && h != HookSetuidTP && h != HookListenTP }
 
 // canSignal: the hook's programs may call bpf_send_signal (cgroup programs may not).
-func (h Hook) canSignal() bool { return h == HookExecTP || h == HookListenTP || h.lsm() }
+func (h Hook) canSignal() bool {
+	return h == HookExecTP || h == HookSetuidTP || h == HookListenTP || h.lsm()
+}
 
 type bits = bpf.PolicyPolBits
 
@@ -102,19 +113,42 @@ type binval = bpf.PolicyPolBinval
 func set(b *bits, i int) { b.W[i/64] |= 1 << (i % 64) }
 func or(a *bits, b bits) { a.W[0] |= b.W[0]; a.W[1] |= b.W[1]; a.W[2] |= b.W[2]; a.W[3] |= b.W[3] }
 
-// fileOpBits are the file operations the kernel distinguishes (at lsm/file_open), by bit
-// index in policy.FileOps.
+// fileOpBits are the file operations the kernel distinguishes (at lsm/file_open and the path
+// hooks), by bit index in policy.FileOps.
 var fileOpBits = map[policy.FileOps]int{
 	policy.FileOpen: 0, policy.FileRead: 1, policy.FileWrite: 2, policy.FileCreate: 3, policy.FileTruncate: 8,
+	policy.FileUnlink: 4, policy.FileRename: 5, policy.FileChmod: 6, policy.FileChown: 7, policy.FileLink: 9,
+	policy.FileMkdir: 10, policy.FileRmdir: 11,
 }
+
+// openOps are the file operations lsm/file_open sees (truncate: an O_TRUNC open); pathOps
+// those the path hooks see (truncate: truncate(2)). A rule with both kinds is evaluated at
+// both hooks.
+const (
+	openOps = policy.FileOpen | policy.FileRead | policy.FileWrite | policy.FileCreate | policy.FileTruncate
+	pathOps = policy.FileUnlink | policy.FileRename | policy.FileChmod | policy.FileChown | policy.FileTruncate |
+		policy.FileLink | policy.FileMkdir | policy.FileRmdir
+)
 
 // RuleState is what became of one rule in the kernel.
 type RuleState struct {
 	Name    string // security_rule.name
 	Source  string
 	Backend Hook
+	// Also are further hooks that evaluate the rule: lsm/file_open (Backend) and the path hooks
+	// for a file rule with both open-time and other operations.
+	Also []Hook
 	// KillFallback: a deny that no backend here can honour, carried out as SIGKILL.
 	KillFallback bool
+}
+
+// Backends names every hook that evaluates the rule, joined by " + ".
+func (rs RuleState) Backends() string {
+	n := rs.Backend.String()
+	for _, h := range rs.Also {
+		n += " + " + h.String()
+	}
+	return n
 }
 
 // state is a compiled set: everything one generation of the kernel maps holds, except the
@@ -137,6 +171,7 @@ type state struct {
 	cidr6       map[netip.Prefix]bits
 	uids        map[uint32]bits
 	euids       map[uint32]bits
+	touids      map[uint32]bits // privilege changes: the new uid
 	ports       map[uint16]bits
 	workloads   []ruleWorkload
 	states      []RuleState
@@ -172,6 +207,7 @@ func compile(set *policy.Set, hooks map[Hook]bool) (*state, error) {
 		cidr6:      map[netip.Prefix]bits{},
 		uids:       map[uint32]bits{},
 		euids:      map[uint32]bits{},
+		touids:     map[uint32]bits{},
 		ports:      map[uint16]bits{},
 		states:     make([]RuleState, len(set.Rules)),
 	}
@@ -203,6 +239,7 @@ func compile(set *policy.Set, hooks map[Hook]bool) (*state, error) {
 		{"IPv6 CIDRs", len(s.cidr6), MaxCIDREntries},
 		{"uids", len(s.uids), MaxIDEntries},
 		{"euids", len(s.euids), MaxIDEntries},
+		{"to uids", len(s.touids), MaxIDEntries},
 	} {
 		if l.n > l.max {
 			errs = append(errs, fmt.Errorf("policy set has %d distinct %s; the kernel map holds at most %d", l.n, l.what, l.max))
@@ -238,6 +275,8 @@ func chooseHook(r *policy.Rule, hooks map[Hook]bool) (h Hook, killFallback bool,
 		p = pair{HookSendLSM, HookSendCG}
 	case policy.EventListen:
 		p = pair{HookListenLSM, HookListenTP}
+	case policy.EventPrivilegeChange:
+		p = pair{HookSetuidLSM, HookSetuidTP}
 	default:
 		return 0, false, fmt.Errorf("event %q: no kernel backend evaluates it yet", r.Event)
 	}
@@ -281,6 +320,8 @@ func chooseHook(r *policy.Rule, hooks map[Hook]bool) (h Hook, killFallback bool,
 		if hooks[p.lsm] {
 			return p.lsm, false, nil
 		}
+		// Without BPF LSM: the hook that can signal (exec, listen and setuid tracepoints kill
+		// before the process runs another instruction of its own).
 		if p.other != 255 && hooks[p.other] && p.other.canSignal() {
 			return p.other, false, nil
 		}
@@ -308,9 +349,6 @@ func (s *state) add(i int, r *policy.Rule, hooks map[Hook]bool) error {
 		return fmt.Errorf("rule id %d at index %d: ids must be the index plus one", r.ID, i)
 	}
 	var unsupported []string
-	if len(r.ToUIDs) > 0 {
-		unsupported = append(unsupported, "to uids")
-	}
 	if len(r.Paths.Suffix) > 0 {
 		unsupported = append(unsupported, "path suffix")
 	}
@@ -328,12 +366,28 @@ func (s *state) add(i int, r *policy.Rule, hooks map[Hook]bool) error {
 	if r.Event != policy.EventExec && (len(r.ArgsContain) > 0 || r.StdioNetworkSocket) {
 		return fmt.Errorf("arguments and stdioNetworkSocket apply to process.exec only, not to %s", r.Event)
 	}
+	if r.Event != policy.EventPrivilegeChange && len(r.ToUIDs) > 0 {
+		return fmt.Errorf("toUIDs applies to event %s only, not %s", policy.EventPrivilegeChange, r.Event)
+	}
+	if r.Event == policy.EventFile && !hooks[HookPathLSM] && fileOps(r)&pathOps&^policy.FileTruncate != 0 {
+		return errNoPathHooks
+	}
 	hook, killFallback, err := chooseHook(r, hooks)
 	if err != nil {
 		return err
 	}
-	s.states[i] = RuleState{Name: r.SecurityRuleName(), Source: r.Source, Backend: hook, KillFallback: killFallback}
+	var also []Hook
+	if r.Event == policy.EventFile {
+		hook, also, err = fileHooks(r, hook, hooks)
+		if err != nil {
+			return err
+		}
+	}
+	s.states[i] = RuleState{Name: r.SecurityRuleName(), Source: r.Source, Backend: hook, Also: also, KillFallback: killFallback}
 	set(&s.hdr.Hook[hook], i)
+	for _, h := range also {
+		set(&s.hdr.Hook[h], i)
+	}
 
 	kr := &s.rules[i]
 	monitor := r.Mode == policy.ModeMonitor
@@ -449,8 +503,16 @@ func (s *state) add(i int, r *policy.Rule, hooks map[Hook]bool) error {
 			}
 		}
 		if ops != 0 {
-			return fmt.Errorf("file operations %#x: only open, read, write, create and truncate are evaluated in the kernel (lsm/file_open)", uint32(ops))
+			return fmt.Errorf("file operations %#x: not evaluated in the kernel", uint32(ops))
 		}
+	}
+	if len(r.ToUIDs) == 0 {
+		set(&s.hdr.AnyTouid, i)
+	}
+	for _, u := range r.ToUIDs {
+		b := s.touids[u]
+		set(&b, i)
+		s.touids[u] = b
 	}
 	if len(r.CIDRs) == 0 {
 		set(&s.hdr.AnyAddr, i)
@@ -550,6 +612,37 @@ func (s *state) argsValue() *bpf.PolicyPolArgs {
 		v.Grams[g/64] |= 1 << (g % 64)
 	}
 	return v
+}
+
+var errNoPathHooks = errors.New("file operations unlink, rename, chmod, chown, link, mkdir and rmdir need the BPF LSM path hooks " +
+	"(BPF LSM active and a kernel built with CONFIG_SECURITY_PATH), not available on this kernel; " +
+	"there is no kill fallback: anything else sees the operation after it happened")
+
+// fileOps are the operations of a file rule (none named: open).
+func fileOps(r *policy.Rule) policy.FileOps {
+	if r.FileOps == 0 {
+		return policy.FileOpen
+	}
+	return r.FileOps
+}
+
+// fileHooks splits a file rule between lsm/file_open (open, read, write, create, O_TRUNC) and
+// the path hooks (unlink, rename, chmod, chown, truncate(2), link, mkdir, rmdir); chooseHook
+// chose lsm/file_open (BPF LSM is active). The path hooks need CONFIG_SECURITY_PATH; nothing
+// else can stand in for them: a tracepoint sees the operation once it has happened.
+func fileHooks(r *policy.Rule, chosen Hook, hooks map[Hook]bool) (Hook, []Hook, error) {
+	ops := fileOps(r)
+	open, path := ops&openOps, ops&pathOps
+	if path&^policy.FileTruncate != 0 && !hooks[HookPathLSM] {
+		return 0, nil, errNoPathHooks
+	}
+	switch {
+	case open != 0 && path != 0 && hooks[HookPathLSM]:
+		return chosen, []Hook{HookPathLSM}, nil
+	case open != 0:
+		return chosen, nil, nil
+	}
+	return HookPathLSM, nil, nil
 }
 
 // addBinaries adds the binary patterns of rule i to bm, as matches or as exceptions.

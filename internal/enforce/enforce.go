@@ -7,6 +7,7 @@ package enforce
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"go.uber.org/zap"
 
@@ -41,11 +43,18 @@ type Enforcer struct {
 	coll        *ebpf.Collection
 	inner       map[string]*ebpf.MapSpec // inner map specs of the per-generation arrays of maps
 	links       []link.Link
-	attachments []sensor.Attachment
+	attachments []sensor.Attachment // guarded by mu once Load returned (lazy hooks add to it)
 	hooks       map[Hook]bool
-	cgroupRoot  string
-	pods        PodSource
-	interval    time.Duration
+	lsmTarget   map[string]string // program -> LSM hook ("path_unlink")
+	// lazySpec holds the programs of the lazy hooks not attached yet (pending), lazyColls
+	// those loaded since; detached: no more lazy attachment (Detach ran).
+	lazySpec   *ebpf.CollectionSpec
+	pending    map[Hook]bool
+	lazyColls  []*ebpf.Collection
+	detached   bool
+	cgroupRoot string
+	pods       PodSource
+	interval   time.Duration
 
 	mu       sync.Mutex // serializes Apply and re-resolution
 	active   uint32     // the generation slot the kernel reads
@@ -70,6 +79,7 @@ var outerMaps = []string{
 	"osec_pol_bin_exact", "osec_pol_bin_prefix", "osec_pol_bin_suffix", "osec_pol_path_exact", "osec_pol_path_prefix",
 	"osec_pol_cidr4", "osec_pol_cidr6", "osec_pol_cgroups", "osec_pol_uids", "osec_pol_euids",
 	"osec_pol_par_exact", "osec_pol_par_prefix", "osec_pol_par_suffix",
+	"osec_pol_touids",
 }
 
 // hook programs.
@@ -88,23 +98,70 @@ var hookPrograms = map[Hook][]struct {
 	HookSendCG:     {{"osec_pol_s4", ebpf.AttachCGroupUDP4Sendmsg}, {"osec_pol_s6", ebpf.AttachCGroupUDP6Sendmsg}},
 	HookListenLSM:  {{"osec_pol_listen_lsm", ebpf.AttachLSMMac}},
 	HookListenTP:   {{"osec_pol_listen_tp", ebpf.AttachTraceRawTp}},
+	HookSetuidLSM:  {{"osec_pol_setuid_lsm", ebpf.AttachLSMMac}},
+	HookPathLSM: {
+		{"osec_pol_unlink_lsm", ebpf.AttachLSMMac}, {"osec_pol_rename_lsm", ebpf.AttachLSMMac},
+		{"osec_pol_chmod_lsm", ebpf.AttachLSMMac}, {"osec_pol_chown_lsm", ebpf.AttachLSMMac},
+		{"osec_pol_truncate_lsm", ebpf.AttachLSMMac}, {"osec_pol_link_lsm", ebpf.AttachLSMMac},
+		{"osec_pol_symlink_lsm", ebpf.AttachLSMMac}, {"osec_pol_mkdir_lsm", ebpf.AttachLSMMac},
+		{"osec_pol_rmdir_lsm", ebpf.AttachLSMMac},
+	},
+}
+
+// tracepointPrograms are the hooks made of classic syscall tracepoints: each program is
+// attached to every syscall listed (the setuid family shares one enter and one exit program).
+var tracepointPrograms = map[Hook][]struct {
+	prog     string
+	syscalls []string // attached to syscalls/sys_<prefix>_<syscall>
+	prefix   string
+}{
+	HookSetuidTP: {
+		{"osec_pol_setuid_enter", setuidSyscalls, "enter"},
+		{"osec_pol_setuid_exit", setuidSyscalls, "exit"},
+	},
+}
+
+var setuidSyscalls = []string{"setuid", "setreuid", "setresuid", "setfsuid"}
+
+// lazyHooks are loaded and attached by the first Apply whose set has rules there, not by Load:
+// the path hooks are nine LSM programs, each as long to verify as the others, that only file
+// rules beyond open need; the privilege-change hooks are one more program only such rules
+// need, and the setuid-family tracepoints would tax every such call. Once attached they stay
+// until Detach (a set without such rules leaves their bitmaps empty: the programs return at
+// their first map lookup).
+var lazyHooks = map[Hook]bool{HookPathLSM: true, HookSetuidTP: true, HookSetuidLSM: true}
+
+// pathHooksAvailable: the kernel has the LSM path hooks (CONFIG_SECURITY_PATH): BPF LSM
+// programs attach to the bpf_lsm_<hook> functions, present in the kernel's BTF only then.
+func pathHooksAvailable() bool {
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return false
+	}
+	_, err = spec.AnyTypeByName("bpf_lsm_path_unlink")
+	return err == nil
 }
 
 // HooksFor lists the hooks the enforcer attaches on a kernel with caps: BPF LSM where it is
-// active, else the cgroup sock_addr hooks for the network; the exec tracepoint always (kill).
+// active (the path hooks where the kernel has them too: Load checks), else the cgroup
+// sock_addr hooks for the network and the setuid-family syscall tracepoints; the exec
+// tracepoint always (kill).
 func HooksFor(caps sensor.Capabilities) []Hook {
 	var hs []Hook
 	if caps.TPBTF {
 		hs = append(hs, HookExecTP)
 	}
 	if caps.LSM {
-		hs = append(hs, HookExecLSM, HookFileLSM, HookConnectLSM, HookBindLSM, HookSendLSM, HookListenLSM)
+		hs = append(hs, HookExecLSM, HookFileLSM, HookConnectLSM, HookBindLSM, HookSendLSM, HookListenLSM, HookSetuidLSM, HookPathLSM)
 	} else {
 		if caps.CgroupSockAddr && caps.Cgroup2Path != "" {
 			hs = append(hs, HookConnectCG, HookBindCG, HookSendCG)
 		}
 		if caps.TPBTF {
 			hs = append(hs, HookListenTP)
+		}
+		if caps.SyscallTracepoints {
+			hs = append(hs, HookSetuidTP)
 		}
 	}
 	return hs
@@ -133,13 +190,37 @@ func Load(s *sensor.Sensors, caps sensor.Capabilities, opts Options) (_ *Enforce
 		}
 	}
 	hooks := HooksFor(caps)
-	keep := map[string]bool{}
+	if slices.Contains(hooks, HookPathLSM) && !pathHooksAvailable() {
+		opts.Logger.Info("No BPF LSM path hooks on this kernel (CONFIG_SECURITY_PATH): file rules with operations other than open, read, write, create and truncate will be refused")
+		hooks = slices.DeleteFunc(hooks, func(h Hook) bool { return h == HookPathLSM })
+	}
+	keep, lazy := map[string]bool{}, map[string]bool{}
+	pending := map[Hook]bool{}
 	for _, h := range hooks {
+		k := keep
+		if lazyHooks[h] {
+			k = lazy
+			pending[h] = true
+		}
 		for _, p := range hookPrograms[h] {
-			keep[p.prog] = true
+			k[p.prog] = true
+		}
+		for _, p := range tracepointPrograms[h] {
+			k[p.prog] = true
 		}
 	}
-	for name := range spec.Programs {
+	var lazySpec *ebpf.CollectionSpec
+	if len(lazy) > 0 {
+		lazySpec = spec.Copy()
+		for name := range lazySpec.Programs {
+			if !lazy[name] {
+				delete(lazySpec.Programs, name)
+			}
+		}
+	}
+	lsmTarget := map[string]string{} // program -> LSM hook ("path_unlink")
+	for name, ps := range spec.Programs {
+		lsmTarget[name] = ps.AttachTo
 		if !keep[name] {
 			delete(spec.Programs, name)
 		}
@@ -148,6 +229,9 @@ func Load(s *sensor.Sensors, caps sensor.Capabilities, opts Options) (_ *Enforce
 		logger:     opts.Logger,
 		inner:      map[string]*ebpf.MapSpec{},
 		hooks:      map[Hook]bool{},
+		lsmTarget:  lsmTarget,
+		lazySpec:   lazySpec,
+		pending:    pending,
 		cgroupRoot: caps.Cgroup2Path,
 		pods:       opts.Pods,
 		interval:   opts.ResolveInterval,
@@ -174,35 +258,10 @@ func Load(s *sensor.Sensors, caps sensor.Capabilities, opts Options) (_ *Enforce
 		}
 	}()
 	for _, h := range hooks {
-		for _, p := range hookPrograms[h] {
-			prog := e.coll.Programs[p.prog]
-			var l link.Link
-			point := p.prog
-			switch p.attach {
-			case ebpf.AttachLSMMac:
-				l, err = link.AttachLSM(link.LSMOptions{Program: prog})
-				point = h.String()
-			case ebpf.AttachTraceRawTp:
-				l, err = link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ebpf.AttachTraceRawTp})
-				point = h.String()
-			default:
-				l, err = link.AttachCgroup(link.CgroupOptions{Path: caps.Cgroup2Path, Attach: p.attach, Program: prog})
-				point = "cgroup/" + cgroupPoint[p.attach]
+		if !pending[h] {
+			if err := e.attach(e.coll, h); err != nil {
+				return nil, err
 			}
-			if err != nil {
-				return nil, fmt.Errorf("policy enforcer: attach %s: %w", point, err)
-			}
-			e.links = append(e.links, l)
-			hk, pt := sensor.HookLSM, point
-			switch {
-			case p.attach == ebpf.AttachTraceRawTp:
-				hk, pt = sensor.HookTPBTF, point[strings.Index(point, "/")+1:]
-			case p.attach != ebpf.AttachLSMMac:
-				hk, pt = sensor.HookCgroup, cgroupPoint[p.attach]
-			default:
-				pt = point[len("lsm/"):]
-			}
-			e.attachments = append(e.attachments, sensor.Attachment{Event: "policy.decision", Hook: hk, Point: pt})
 		}
 		e.hooks[h] = true
 	}
@@ -219,10 +278,119 @@ var cgroupPoint = map[ebpf.AttachType]string{
 	ebpf.AttachCGroupUDP4Sendmsg: "sendmsg4", ebpf.AttachCGroupUDP6Sendmsg: "sendmsg6",
 }
 
+// attach attaches the programs of hook h, loaded in coll, and lists them in the attachments.
+func (e *Enforcer) attach(coll *ebpf.Collection, h Hook) (err error) {
+	for _, p := range hookPrograms[h] {
+		prog := coll.Programs[p.prog]
+		var l link.Link
+		point := p.prog
+		switch p.attach {
+		case ebpf.AttachLSMMac:
+			l, err = link.AttachLSM(link.LSMOptions{Program: prog})
+			point = "lsm/" + e.lsmTarget[p.prog]
+		case ebpf.AttachTraceRawTp:
+			l, err = link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ebpf.AttachTraceRawTp})
+			point = h.String()
+		default:
+			l, err = link.AttachCgroup(link.CgroupOptions{Path: e.cgroupRoot, Attach: p.attach, Program: prog})
+			point = "cgroup/" + cgroupPoint[p.attach]
+		}
+		if err != nil {
+			return fmt.Errorf("policy enforcer: attach %s: %w", point, err)
+		}
+		e.links = append(e.links, l)
+		hk, pt := sensor.HookLSM, point
+		switch {
+		case p.attach == ebpf.AttachTraceRawTp:
+			hk, pt = sensor.HookTPBTF, point[strings.Index(point, "/")+1:]
+		case p.attach != ebpf.AttachLSMMac:
+			hk, pt = sensor.HookCgroup, cgroupPoint[p.attach]
+		default:
+			pt = point[len("lsm/"):]
+		}
+		e.attachments = append(e.attachments, sensor.Attachment{Event: "policy.decision", Hook: hk, Point: pt})
+	}
+	for _, p := range tracepointPrograms[h] {
+		for _, sc := range p.syscalls {
+			name := "sys_" + p.prefix + "_" + sc
+			l, err := link.Tracepoint("syscalls", name, coll.Programs[p.prog], nil)
+			if err != nil {
+				return fmt.Errorf("policy enforcer: attach tracepoint syscalls/%s: %w", name, err)
+			}
+			e.links = append(e.links, l)
+			e.attachments = append(e.attachments, sensor.Attachment{Event: "policy.decision", Hook: sensor.HookTracepoint, Point: "syscalls/" + name})
+		}
+	}
+	return nil
+}
+
+// attachLazy loads and attaches the lazy hooks st has rules at (see lazyHooks), sharing every
+// map of the main object. On failure nothing of it stays attached. Called with mu held.
+func (e *Enforcer) attachLazy(st *state) (err error) {
+	var need []Hook
+	for h := range e.pending {
+		if st.hdr.Hook[h] != (bits{}) {
+			need = append(need, h)
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	if e.detached {
+		return errors.New("policy enforcer: detached")
+	}
+	slices.Sort(need)
+	spec := e.lazySpec.Copy()
+	want := map[string]bool{}
+	for _, h := range need {
+		for _, p := range hookPrograms[h] {
+			want[p.prog] = true
+		}
+		for _, p := range tracepointPrograms[h] {
+			want[p.prog] = true
+		}
+	}
+	for name := range spec.Programs {
+		if !want[name] {
+			delete(spec.Programs, name)
+		}
+	}
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: e.coll.Maps})
+	if err != nil {
+		var verr *ebpf.VerifierError
+		if errors.As(err, &verr) {
+			return fmt.Errorf("policy enforcer: load %v: %+v", need, verr)
+		}
+		return fmt.Errorf("policy enforcer: load %v: %w", need, err)
+	}
+	nl, na := len(e.links), len(e.attachments)
+	for _, h := range need {
+		if err = e.attach(coll, h); err != nil {
+			for _, l := range e.links[nl:] {
+				l.Close()
+			}
+			e.links, e.attachments = e.links[:nl], e.attachments[:na]
+			coll.Close()
+			return err
+		}
+	}
+	for _, h := range need {
+		delete(e.pending, h)
+		e.logger.Info("Policy hook attached for the set's rules", zap.String("backend", h.String()))
+	}
+	e.lazyColls = append(e.lazyColls, coll)
+	return nil
+}
+
 func (e *Enforcer) needsResolver() bool { return e.cgroupRoot != "" }
 
-// Attachments lists the programs attached, for the receiver's log and metrics.
-func (e *Enforcer) Attachments() []sensor.Attachment { return e.attachments }
+// Attachments lists the programs attached, for the receiver's log and metrics: those of Load
+// and the lazy hooks attached since.
+func (e *Enforcer) Attachments() []sensor.Attachment {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.attachments)
+}
 
 // Hooks lists the attached hooks (the backends rules can use).
 func (e *Enforcer) Hooks() []Hook {
@@ -243,6 +411,9 @@ func (e *Enforcer) Apply(set *policy.Set) error {
 	defer e.mu.Unlock()
 	st, err := compile(set, e.hooks)
 	if err == nil {
+		err = e.attachLazy(st)
+	}
+	if err == nil {
 		var cg map[uint64]bpf.PolicyPolCgroup
 		if cg, err = e.resolve(st); err == nil {
 			err = e.install(st, cg)
@@ -262,7 +433,7 @@ func (e *Enforcer) Apply(set *policy.Set) error {
 	e.applied.Add(1)
 	for _, rs := range st.states {
 		e.logger.Info("Policy rule loaded", zap.String("rule", rs.Name), zap.String("source", rs.Source),
-			zap.String("backend", rs.Backend.String()), zap.Bool("kill_fallback", rs.KillFallback))
+			zap.String("backend", rs.Backends()), zap.Bool("kill_fallback", rs.KillFallback))
 	}
 	e.logger.Info("Policy set applied", zap.Uint64("generation", set.Generation), zap.Int("rules", len(set.Rules)),
 		zap.Uint32("slot", e.active))
@@ -404,6 +575,7 @@ func (e *Enforcer) buildInner(st *state, cg map[uint64]bpf.PolicyPolCgroup) (_ m
 		{"osec_pol_cidr6", len(st.cidr6), cidrs(st.cidr6, false)},
 		{"osec_pol_uids", len(st.uids), ids(st.uids)},
 		{"osec_pol_euids", len(st.euids), ids(st.euids)},
+		{"osec_pol_touids", len(st.touids), ids(st.touids)},
 		{"osec_pol_cgroups", len(cg), func(mp *ebpf.Map) error { return putCgroups(mp, cg) }},
 	} {
 		if err := fill(f.name, f.n, f.put); err != nil {
@@ -559,7 +731,13 @@ func (e *Enforcer) Stats() (Stats, error) {
 // ProgramIDs returns the ids of the loaded programs (for bpf_stats).
 func (e *Enforcer) ProgramIDs() map[string]ebpf.ProgramID {
 	ids := map[string]ebpf.ProgramID{}
-	for name, p := range e.coll.Programs {
+	e.mu.Lock()
+	progs := maps.Clone(e.coll.Programs)
+	for _, c := range e.lazyColls {
+		maps.Copy(progs, c.Programs)
+	}
+	e.mu.Unlock()
+	for name, p := range progs {
 		if info, err := p.Info(); err == nil {
 			if id, ok := info.ID(); ok {
 				ids[name] = id
@@ -574,6 +752,9 @@ func (e *Enforcer) Map(name string) *ebpf.Map { return e.coll.Maps[name] }
 
 // Detach detaches every program: nothing is enforced any more.
 func (e *Enforcer) Detach() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.detached = true
 	var errs []error
 	for i := len(e.links) - 1; i >= 0; i-- {
 		if err := e.links[i].Close(); err != nil && !errors.Is(err, os.ErrClosed) {
@@ -599,6 +780,10 @@ func (e *Enforcer) Close() error {
 		closeAll(e.innerFDs[i])
 		e.innerFDs[i] = nil
 	}
+	for _, c := range e.lazyColls {
+		c.Close()
+	}
+	e.lazyColls = nil
 	if e.coll != nil {
 		e.coll.Close()
 		e.coll = nil

@@ -22,14 +22,15 @@ func TestPolicyLibrary(t *testing.T) {
 	require.NotEmpty(t, files)
 
 	kernels := map[string]sensor.Capabilities{
-		"lsm":    {TPBTF: true, LSM: true, CgroupSockAddr: true, Cgroup2Path: "/sys/fs/cgroup"},
-		"no_lsm": {TPBTF: true, CgroupSockAddr: true, Cgroup2Path: "/sys/fs/cgroup"},
+		// "lsm": with the path hooks (CONFIG_SECURITY_PATH, Debian's kernels have it).
+		"lsm":    {TPBTF: true, SyscallTracepoints: true, LSM: true, CgroupSockAddr: true, Cgroup2Path: "/sys/fs/cgroup"},
+		"no_lsm": {TPBTF: true, SyscallTracepoints: true, CgroupSockAddr: true, Cgroup2Path: "/sys/fs/cgroup"},
 	}
 	want := map[string][]string{
-		"lsm": {"cloud-metadata.yaml", "crypto-miners.yaml", "kubectl-exec.yaml", "lateral-movement.yaml", "mining-pool-arguments.yaml",
-			"package-managers.yaml", "reverse-shell.yaml", "sensitive-files.yaml"},
+		"lsm": {"cloud-metadata.yaml", "crypto-miners.yaml", "file-integrity.yaml", "kubectl-exec.yaml", "lateral-movement.yaml",
+			"mining-pool-arguments.yaml", "package-managers.yaml", "privilege-escalation.yaml", "reverse-shell.yaml", "sensitive-files.yaml"},
 		"no_lsm": {"cloud-metadata.yaml", "crypto-miners.yaml", "kubectl-exec.yaml", "lateral-movement.yaml", "mining-pool-arguments.yaml",
-			"package-managers.yaml", "reverse-shell.yaml"},
+			"package-managers.yaml", "privilege-escalation.yaml", "reverse-shell.yaml"},
 	}
 	for name, caps := range kernels {
 		t.Run(name, func(t *testing.T) {

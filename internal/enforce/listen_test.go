@@ -26,19 +26,17 @@ const listenEnv = "OTELSEC_TEST_LISTEN"
 // listenExitDenied is the child's exit status when listen() failed.
 const listenExitDenied = 3
 
-func TestMain(m *testing.M) {
-	if addr := os.Getenv(listenEnv); addr != "" {
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			if errors.Is(err, syscall.EPERM) {
-				os.Exit(listenExitDenied)
-			}
-			os.Exit(4)
+// listenHelper listens on addr and exits 0, or listenExitDenied when listen fails with EPERM.
+func listenHelper(addr string) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EPERM) {
+			os.Exit(listenExitDenied)
 		}
-		l.Close()
-		os.Exit(0)
+		os.Exit(4)
 	}
-	os.Exit(m.Run())
+	l.Close()
+	os.Exit(0)
 }
 
 // freePort returns a TCP port on 127.0.0.1 that nothing listens on.

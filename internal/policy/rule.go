@@ -157,7 +157,10 @@ type Rule struct {
 	Ports    []PortRange
 	Protocol string // "tcp", "udp" or "" for both
 
-	// Privilege selectors (EventPrivilegeChange): the new uid is one of ToUIDs.
+	// Privilege selectors (EventPrivilegeChange): the new uid is one of ToUIDs. A change to X
+	// is a setuid-family call after which the real, effective or filesystem uid is X and was
+	// not X before (the saved uid alone does not count). Empty: every change. UIDs, EUIDs and
+	// the binary selectors match the process before the change.
 	ToUIDs []uint32
 }
 

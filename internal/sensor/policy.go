@@ -37,16 +37,23 @@ type Decision struct {
 	Action     uint8  // bpf's enum pol_action
 	Outcome    uint8  // bpf's enum pol_outcome
 	RuleFlags  uint8  // bpf's enum pol_rule_flags
-	UID, EUID  uint32
+	UID, EUID  uint32 // a privilege change (HasCreds): the new credentials
 	FileOps    uint32 // policy.FileOps bits of a file operation
-	Path       string // the exec's binary or the file, when HasPath
+	Path       string // the exec's binary, the file, or the binary making a privilege change, when HasPath
 	HasPath    bool
 	PathTrunc  bool
-	HasAddr    bool
-	Addr       netip.Addr // IPv4 unmapped
-	Port       uint16
-	Protocol   uint16
-	Comm       string
+	// PathNew: a rename or link decided on its new name (Path), the old one matched no rule.
+	PathNew bool
+	// HasCreds: a privilege change; UID, EUID and FSUID are the credentials after it, the
+	// Old ones before it.
+	HasCreds                  bool
+	FSUID                     uint32
+	OldUID, OldEUID, OldFSUID uint32
+	HasAddr                   bool
+	Addr                      netip.Addr // IPv4 unmapped
+	Port                      uint16
+	Protocol                  uint16
+	Comm                      string
 }
 
 // decisionFixed is the size of a decision record without its path: the kernel sends the
@@ -87,11 +94,16 @@ func DecodeDecision(raw []byte, d *Decision) error {
 		HasPath:    flags&bpf.PolicyPolEventFlagsPOL_EV_PATH != 0,
 		PathTrunc:  flags&bpf.PolicyPolEventFlagsPOL_EV_PATH_TRUNCATED != 0,
 		HasAddr:    flags&bpf.PolicyPolEventFlagsPOL_EV_ADDR != 0,
+		PathNew:    flags&bpf.PolicyPolEventFlagsPOL_EV_PATH_NEW != 0,
+		HasCreds:   flags&bpf.PolicyPolEventFlagsPOL_EV_CREDS != 0,
 		Comm:       cString(r.Comm[:]),
 	}
 	if d.HasPath {
 		n := min(int(r.PathLen), len(r.Path))
 		d.Path = string(unsafe.Slice((*byte)(unsafe.Pointer(&r.Path[0])), n))
+	}
+	if d.HasCreds {
+		d.FSUID, d.OldUID, d.OldEUID, d.OldFSUID = r.Fsuid, r.OldUid, r.OldEuid, r.OldFsuid
 	}
 	if d.HasAddr {
 		d.Addr = netip.AddrFrom16(r.Addr).Unmap()

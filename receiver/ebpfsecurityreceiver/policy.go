@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"path"
 	"strconv"
 	"time"
 
@@ -134,11 +135,17 @@ var (
 		enforce.HookConnectLSM: policy.EventConnect, enforce.HookConnectCG: policy.EventConnect,
 		enforce.HookBindLSM: policy.EventBind, enforce.HookBindCG: policy.EventBind,
 		enforce.HookSendLSM: policy.EventSend, enforce.HookSendCG: policy.EventSend,
+		enforce.HookSetuidLSM: policy.EventPrivilegeChange, enforce.HookSetuidTP: policy.EventPrivilegeChange,
+		enforce.HookPathLSM: policy.EventFile,
 	}
 	policyFileOps = []struct {
 		op   policy.FileOps
 		name string
-	}{{policy.FileOpen, "open"}, {policy.FileRead, "read"}, {policy.FileWrite, "write"}, {policy.FileCreate, "create"}, {policy.FileTruncate, "truncate"}}
+	}{
+		{policy.FileOpen, "open"}, {policy.FileRead, "read"}, {policy.FileWrite, "write"}, {policy.FileCreate, "create"},
+		{policy.FileUnlink, "unlink"}, {policy.FileRename, "rename"}, {policy.FileChmod, "chmod"}, {policy.FileChown, "chown"},
+		{policy.FileTruncate, "truncate"}, {policy.FileLink, "link"}, {policy.FileMkdir, "mkdir"}, {policy.FileRmdir, "rmdir"},
+	}
 )
 
 var errNoEnforcer = errors.New("policy decision record without an enforcer")
@@ -181,15 +188,38 @@ func (r *ebpfReceiver) handlePolicy(raw []byte, b *batch, m *mapper) error {
 	}
 	target := ""
 	if d.HasPath {
-		if policyHookEvents[hook] == policy.EventExec {
+		switch policyHookEvents[hook] {
+		case policy.EventExec:
 			a.PutStr(s.PolicyExecPath, d.Path)
-		} else {
+			target = d.Path
+		case policy.EventPrivilegeChange:
+			// the binary making the change, as the kernel saw it
+			a.PutStr(s.ProcessExecutablePath, d.Path)
+			a.PutStr(s.ProcessExecutableName, path.Base(d.Path))
+		default:
 			a.PutStr(s.FilePath, d.Path)
+			target = d.Path
 		}
 		if d.PathTrunc {
 			a.PutBool(s.PolicyPathTrunc, true)
 		}
-		target = d.Path
+		if d.PathNew {
+			a.PutBool(s.PolicyPathNew, true)
+		}
+	}
+	if d.HasCreds {
+		// The process as it is after the change; the previous credentials beside.
+		a.PutInt(s.ProcessUserID, int64(d.EUID))
+		a.PutInt(s.ProcessRealUserID, int64(d.UID))
+		if d.FSUID != d.EUID {
+			a.PutInt(s.FSUserID, int64(d.FSUID))
+		}
+		a.PutInt(s.PrevUserID, int64(d.OldEUID))
+		a.PutInt(s.PrevRealUserID, int64(d.OldUID))
+		if d.OldFSUID != d.OldEUID {
+			a.PutInt(s.PrevFSUserID, int64(d.OldFSUID))
+		}
+		target = fmt.Sprintf("uid %d euid %d -> uid %d euid %d", d.OldUID, d.OldEUID, d.UID, d.EUID)
 	}
 	if policyHookEvents[hook] == policy.EventFile {
 		ops := a.PutEmptySlice(s.PolicyFileOps)
@@ -230,7 +260,7 @@ func (r *ebpfReceiver) emitPolicyMetrics(mb *metadata.MetricsBuilder, now pcommo
 		mb.RecordOtelsecSensorHooksDataPoint(now, 1, a.Event, a.String())
 	}
 	for _, rs := range enf.Rules() {
-		mb.RecordOtelsecPolicyRulesDataPoint(now, 1, rs.Name, rs.Backend.String())
+		mb.RecordOtelsecPolicyRulesDataPoint(now, 1, rs.Name, rs.Backends())
 	}
 	applied, refused := enf.Sets()
 	mb.RecordOtelsecPolicySetsDataPoint(now, int64(applied), metadata.AttributeSetOutcomeApplied)
