@@ -157,15 +157,6 @@ struct {
 	__type(value, struct pol_stats);
 } osec_pol_stats SEC(".maps");
 
-/* The binary bitmap of a process, by tgid, valid for the same executable, process instance
- * and set (seq). */
-struct pol_bincache {
-	__u64 exe;
-	__u64 start;
-	__u64 seq;
-	struct pol_bits bits;
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
@@ -182,6 +173,15 @@ struct {
 	__type(value, struct pol_bincache);
 } osec_pol_parcache SEC(".maps");
 
+/* The binary bitmap of a process, by tgid, valid for the same executable, process instance
+ * and set (seq). */
+struct pol_bincache {
+	__u64 exe;
+	__u64 start;
+	__u64 seq;
+	struct pol_bits bits;
+};
+
 /* Per-CPU scratch: the record being built, the exact-match key and the reversed key of the
  * suffix trie. */
 struct pol_work {
@@ -189,6 +189,7 @@ struct pol_work {
 	struct file_key xkey;
 	struct file_key rkey;
 	char args[POL_ARGS_BYTES + POL_NEEDLE_BYTES]; /* the tail: room for the 8-byte loads */
+	struct pol_bincache bc; /* a binary cache entry being written */
 };
 
 struct {
@@ -581,7 +582,7 @@ static __always_inline void and_binary(__u32 gen, struct pol_hdr *h, struct pol_
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct file_buf *b = file_buf();
 	struct file_work *w = file_work();
-	struct pol_bincache *c = NULL, nc = {};
+	struct pol_bincache *c = NULL;
 	struct pol_bits m = h->any_binary, ex = {};
 	struct path p = {};
 	__u64 start = 0;
@@ -619,11 +620,11 @@ static __always_inline void and_binary(__u32 gen, struct pol_hdr *h, struct pol_
 			st->path_unmatchable++;
 	}
 	if (!exec) {
-		nc.exe = (__u64)exe;
-		nc.start = start;
-		nc.seq = h->seq;
-		nc.bits = m;
-		bpf_map_update_elem(&osec_pol_bincache, &tgid, &nc, BPF_ANY);
+		pw->bc.exe = (__u64)exe; /* the new entry is built in the scratch: the stack is tight */
+		pw->bc.start = start;
+		pw->bc.seq = h->seq;
+		pw->bc.bits = m;
+		bpf_map_update_elem(&osec_pol_bincache, &tgid, &pw->bc, BPF_ANY);
 	}
 	bits_and(cand, &m);
 }
@@ -637,7 +638,7 @@ static __always_inline void and_parent(__u32 gen, struct pol_hdr *h, struct pol_
 	struct file_buf *b = file_buf();
 	struct file_work *w = file_work();
 	struct pol_bits m = h->any_parent, ex = {};
-	struct pol_bincache *c, nc = {};
+	struct pol_bincache *c;
 	struct task_struct *parent;
 	struct path p = {};
 	struct file *exe;
@@ -671,11 +672,11 @@ static __always_inline void and_parent(__u32 gen, struct pol_hdr *h, struct pol_
 	}
 	for (int i = 0; i < POL_RULE_WORDS; i++)
 		m.w[i] &= ~ex.w[i];
-	nc.exe = (__u64)exe;
-	nc.start = start;
-	nc.seq = h->seq;
-	nc.bits = m;
-	bpf_map_update_elem(&osec_pol_parcache, &ptgid, &nc, BPF_ANY);
+	pw->bc.exe = (__u64)exe;
+	pw->bc.start = start;
+	pw->bc.seq = h->seq;
+	pw->bc.bits = m;
+	bpf_map_update_elem(&osec_pol_parcache, &ptgid, &pw->bc, BPF_ANY);
 	bits_and(cand, &m);
 }
 
@@ -770,19 +771,16 @@ static __always_inline __u64 load8(const char *p)
 	return *(const __u64 *)p; /* unaligned loads are fine on x86-64 and arm64 */
 }
 
-static long scan_at(__u64 i, void *vctx)
+/* pol_match_at returns the needles of pa that occur at pos of the command line (avail bytes
+ * left from there). A global function: the verifier walks its loops once, not on every pass
+ * over the bpf_loop callback (Linux 6.8+ verifies callbacks until their states converge). */
+__noinline __u32 pol_match_at(struct pol_work *pw, struct pol_args *pa, __u32 pos, __u32 avail)
 {
-	struct args_scan *x = vctx;
-	struct pol_work *pw = x->pw;
-	struct pol_args *pa = x->pa;
-	__u32 len = x->len, n, g, pos;
+	__u32 n, found = 0;
 
-	if (!pw || !pa || i + 1 >= len)
-		return 1;
-	pos = i & (POL_ARGS_BYTES - 1);
-	g = (__u8)pw->args[pos] | (__u32)(__u8)pw->args[pos + 1] << 8;
-	if (!((pa->grams[(g >> 6) & (POL_GRAM_WORDS - 1)] >> (g & 63)) & 1))
+	if (!pw || !pa)
 		return 0;
+	pos &= POL_ARGS_BYTES - 1;
 	n = pa->n;
 	for (__u32 k = 0; k < POL_MAX_NEEDLES; k++) {
 		struct pol_needle *nd = &pa->needle[k];
@@ -792,7 +790,7 @@ static long scan_at(__u64 i, void *vctx)
 		if (k >= n)
 			break;
 		nl = nd->len;
-		if (nl < 2 || nl > POL_NEEDLE_BYTES || i + nl > len)
+		if (nl < 2 || nl > POL_NEEDLE_BYTES || nl > avail)
 			continue;
 		for (__u32 w = 0; w < POL_NEEDLE_BYTES / 8; w++) {
 			__u32 rem = nl > w * 8 ? nl - w * 8 : 0;
@@ -801,8 +799,25 @@ static long scan_at(__u64 i, void *vctx)
 			diff |= (load8(&pw->args[pos + w * 8]) ^ load8((const char *)&nd->bytes[w * 8])) & mask;
 		}
 		if (!diff)
-			x->found |= 1U << k;
+			found |= 1U << k;
 	}
+	return found;
+}
+
+static long scan_at(__u64 i, void *vctx)
+{
+	struct args_scan *x = vctx;
+	struct pol_work *pw = x->pw;
+	struct pol_args *pa = x->pa;
+	__u32 len = x->len, g, pos;
+
+	if (!pw || !pa || i + 1 >= len)
+		return 1;
+	pos = i & (POL_ARGS_BYTES - 1);
+	g = (__u8)pw->args[pos] | (__u32)(__u8)pw->args[pos + 1] << 8;
+	if (!((pa->grams[(g >> 6) & (POL_GRAM_WORDS - 1)] >> (g & 63)) & 1))
+		return 0;
+	x->found |= pol_match_at(pw, pa, pos, len - i);
 	return x->found == x->all;
 }
 
@@ -869,6 +884,51 @@ static __always_inline void and_args(__u32 gen, struct pol_hdr *h, struct pol_bi
 out:
 	for (int i = 0; i < POL_RULE_WORDS; i++)
 		cand->w[i] &= ~fail.w[i];
+}
+
+/* Global wrappers of the selectors: each is verified once, on its own, instead of on every path
+ * of every program that reaches it (the exec program exceeded the verifier's limits on Linux
+ * 7.3 with everything inlined). Pointers to kernel objects travel as scalars. */
+__noinline int pol_workload(struct pol_hdr *h, __u32 gen, struct pol_bits *cand)
+{
+	if (h && cand)
+		and_workload(gen, h, cand);
+	return 0;
+}
+
+__noinline int pol_binary_exec(struct pol_hdr *h, __u32 gen, struct pol_bits *cand, __u64 exe, struct pol_work *pw)
+{
+	if (h && cand && pw)
+		and_binary(gen, h, cand, (struct file *)exe, pw, true);
+	return 0;
+}
+
+__noinline int pol_binary(struct pol_hdr *h, __u32 gen, struct pol_bits *cand, __u64 exe, struct pol_work *pw)
+{
+	if (h && cand && pw)
+		and_binary(gen, h, cand, (struct file *)exe, pw, false);
+	return 0;
+}
+
+__noinline int pol_parent(struct pol_hdr *h, __u32 gen, struct pol_bits *cand, struct pol_work *pw)
+{
+	if (h && cand && pw)
+		and_parent(gen, h, cand, (struct task_struct *)bpf_get_current_task(), pw);
+	return 0;
+}
+
+__noinline int pol_stdio(struct pol_hdr *h, struct pol_bits *cand)
+{
+	if (h && cand)
+		and_stdio(h, cand, (struct task_struct *)bpf_get_current_task());
+	return 0;
+}
+
+__noinline int pol_args_sel(struct pol_hdr *h, __u32 gen, struct pol_bits *cand, struct pol_work *pw)
+{
+	if (h && cand && pw)
+		and_args(gen, h, cand, (struct task_struct *)bpf_get_current_task(), pw);
+	return 0;
 }
 
 static __always_inline bool is_v4mapped(const __u8 *a)
@@ -1082,23 +1142,23 @@ static __always_inline int on_exec(__u32 hook, struct linux_binprm *bprm)
 	h = begin(hook, &gen, &cand);
 	if (!h)
 		return 0;
-	and_workload(gen, h, &cand);
+	pol_workload(h, gen, &cand);
 	if (!bits_any(&cand))
 		return 0;
 	and_ids(gen, h, &cand, task);
 	and_caps(h, &cand, task);
-	and_stdio(h, &cand, task);
+	pol_stdio(h, &cand);
 	if (!bits_any(&cand))
 		return 0;
 	pw = work_reset();
 	if (!pw)
 		return 0;
-	and_binary(gen, h, &cand, BPF_CORE_READ(bprm, file), pw, true);
+	pol_binary_exec(h, gen, &cand, (__u64)BPF_CORE_READ(bprm, file), pw);
 	if (!bits_any(&cand))
 		return 0;
-	and_parent(gen, h, &cand, task, pw);
+	pol_parent(h, gen, &cand, pw);
 	if (hook == POL_HOOK_EXEC_TP)
-		and_args(gen, h, &cand, task, pw);
+		pol_args_sel(h, gen, &cand, pw);
 	else /* the loader puts argument rules on the tracepoint; never match them here */
 		for (int i = 0; i < POL_RULE_WORDS; i++)
 			cand.w[i] &= ~h->args.w[i];
@@ -1163,7 +1223,7 @@ int BPF_PROG(osec_pol_open_lsm, struct file *file, int ret)
 	bits_and(&cand, &ops);
 	if (!bits_any(&cand))
 		return 0;
-	and_workload(gen, h, &cand);
+	pol_workload(h, gen, &cand);
 	if (!bits_any(&cand))
 		return 0;
 	and_ids(gen, h, &cand, task);
@@ -1189,8 +1249,8 @@ int BPF_PROG(osec_pol_open_lsm, struct file *file, int ret)
 	if (!bits_any(&cand))
 		return 0;
 	and_caps(h, &cand, task);
-	and_binary(gen, h, &cand, BPF_CORE_READ(task, mm, exe_file), pw, false);
-	and_parent(gen, h, &cand, task, pw);
+	pol_binary(h, gen, &cand, (__u64)BPF_CORE_READ(task, mm, exe_file), pw);
+	pol_parent(h, gen, &cand, pw);
 	return decide(gen, h, POL_HOOK_FILE_LSM, &cand, pw) ? -EPERM : 0;
 }
 
@@ -1235,7 +1295,7 @@ static __always_inline int on_path(__u32 op, const struct path *dir, struct dent
 	bits_and(&cand, &h->file_op[op]); /* op < POL_FOP_BITS, a constant per program */
 	if (!bits_any(&cand))
 		return 0;
-	and_workload(gen, h, &cand);
+	pol_workload(h, gen, &cand);
 	if (!bits_any(&cand))
 		return 0;
 	and_ids(gen, h, &cand, task);
@@ -1267,7 +1327,7 @@ static __always_inline int on_path(__u32 op, const struct path *dir, struct dent
 	bits_and(&cand, &m);
 	if (!bits_any(&cand))
 		return 0;
-	and_binary(gen, h, &cand, BPF_CORE_READ(task, mm, exe_file), pw, false);
+	pol_binary(h, gen, &cand, (__u64)BPF_CORE_READ(task, mm, exe_file), pw);
 	return decide(gen, h, POL_HOOK_PATH_LSM, &cand, pw);
 }
 
@@ -1397,7 +1457,7 @@ static __always_inline int on_setuid(__u32 hook, const struct pol_creds *o, cons
 	and_touids(gen, h, &cand, o, n);
 	if (!bits_any(&cand))
 		return 0;
-	and_workload(gen, h, &cand);
+	pol_workload(h, gen, &cand);
 	if (!bits_any(&cand))
 		return 0;
 	and_ids_of(gen, h, &cand, o->uid, o->euid);
@@ -1407,7 +1467,7 @@ static __always_inline int on_setuid(__u32 hook, const struct pol_creds *o, cons
 	if (!pw)
 		return 0;
 	/* exec = true: the binary goes into the record (no per-process cache: setuid is rare) */
-	and_binary(gen, h, &cand, BPF_CORE_READ(task, mm, exe_file), pw, true);
+	pol_binary_exec(h, gen, &cand, (__u64)BPF_CORE_READ(task, mm, exe_file), pw);
 	pw->ev.flags |= POL_EV_CREDS;
 	pw->ev.uid = n->uid;
 	pw->ev.euid = n->euid;
@@ -1510,15 +1570,15 @@ static __always_inline int on_net(__u32 hook, struct pol_work *pw)
 	and_addr(gen, h, &cand, &pw->ev);
 	if (!bits_any(&cand))
 		return 0;
-	and_workload(gen, h, &cand);
+	pol_workload(h, gen, &cand);
 	if (!bits_any(&cand))
 		return 0;
 	and_ids(gen, h, &cand, task);
 	if (!bits_any(&cand))
 		return 0;
 	and_caps(h, &cand, task);
-	and_binary(gen, h, &cand, BPF_CORE_READ(task, mm, exe_file), pw, false);
-	and_parent(gen, h, &cand, task, pw);
+	pol_binary(h, gen, &cand, (__u64)BPF_CORE_READ(task, mm, exe_file), pw);
+	pol_parent(h, gen, &cand, pw);
 	return decide(gen, h, hook, &cand, pw);
 }
 

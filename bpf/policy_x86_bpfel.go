@@ -280,6 +280,7 @@ type PolicyPolWork struct {
 	Xkey PolicyFileKey
 	Rkey PolicyFileKey
 	Args [1088]int8
+	Bc   PolicyPolBincache
 }
 
 type PolicyPolicyEvent struct {
