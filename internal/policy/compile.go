@@ -108,8 +108,12 @@ func selectorKey(r *Rule) string {
 func limits(rules []Rule) Errors {
 	var paths, binaries, cidrs, ports, workloads int
 	uids, euids := map[uint32]bool{}, map[uint32]bool{}
+	args := map[string]bool{}
 	for i := range rules {
 		r := &rules[i]
+		for _, a := range r.ArgsContain {
+			args[a] = true
+		}
 		for _, u := range r.UIDs {
 			uids[u] = true
 		}
@@ -138,6 +142,7 @@ func limits(rules []Rule) Errors {
 		{"workload entries (namespaces, container names, images, cgroup paths)", workloads, MaxWorkloadEntries},
 		{"distinct uids", len(uids), MaxIDEntries},
 		{"distinct euids", len(euids), MaxIDEntries},
+		{"distinct args.contain strings", len(args), MaxArgStrings},
 	} {
 		if l.n > l.limit {
 			errs = append(errs, &Error{File: SetWide, Msg: fmt.Sprintf("too many %s: %d, at most %d in a set", l.what, l.n, l.limit)})

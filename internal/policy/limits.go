@@ -28,10 +28,14 @@ const (
 	// first 255 bytes of a path, and a prefix needs one more for its '/'
 	// (internal/enforce.MaxPathBytes). Longer patterns are an error.
 	MaxPatternBytes = 254
-	// MaxArgs is the number of args.contain strings of one rule; MaxArgBytes the length of
-	// each.
-	MaxArgs     = 8
-	MaxArgBytes = 128
+	// MaxArgs is the number of args.contain strings of one rule; MinArgBytes and MaxArgBytes
+	// bound the length of each (the kernel's scan starts from a string's first two bytes and
+	// compares at most 64); MaxArgStrings is the number of distinct strings of a set
+	// (internal/enforce.MaxArgStrings).
+	MaxArgs       = 8
+	MinArgBytes   = 2
+	MaxArgBytes   = 64
+	MaxArgStrings = 32
 	// MaxIDs is the number of uids, euids or toUIDs of one rule.
 	MaxIDs = 64
 )

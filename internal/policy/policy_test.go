@@ -193,7 +193,7 @@ func TestErrors(t *testing.T) {
       action: audit
       selectors:
         cidrs: [10.0.0.0/8]
-        args: {contain: [x]}
+        args: {contain: [xy]}
         stdioNetworkSocket: true
         protocol: udp
     - name: c

@@ -300,8 +300,8 @@ func (v *validator) selectors(field string, s *SelectorSpec, r *Rule) {
 			v.bad(field+".args.contain", "holds %d strings, more than %d", len(s.Args.Contain), MaxArgs)
 		}
 		for i, a := range s.Args.Contain {
-			if a == "" || len(a) > MaxArgBytes {
-				v.bad(fmt.Sprintf("%s.args.contain[%d]", field, i), "must be 1 to %d bytes long; got %d", MaxArgBytes, len(a))
+			if len(a) < MinArgBytes || len(a) > MaxArgBytes {
+				v.bad(fmt.Sprintf("%s.args.contain[%d]", field, i), "must be %d to %d bytes long; got %d", MinArgBytes, MaxArgBytes, len(a))
 			}
 		}
 		r.ArgsContain = sortedUnique(s.Args.Contain)
