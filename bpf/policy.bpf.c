@@ -896,22 +896,31 @@ __noinline int pol_workload(struct pol_hdr *h, __u32 gen, struct pol_bits *cand)
 	return 0;
 }
 
-__noinline int pol_binary_exec(struct pol_hdr *h, __u32 gen, struct pol_bits *cand, __u64 exe, struct pol_work *pw)
+/* The wrappers below take the per-CPU scratch from its map, not as an argument: inside a
+ * global function a pointer argument is plain memory, which Linux 6.1's verifier does not
+ * accept as a map key or value (newer ones do); a pointer from the map lookup it accepts. */
+__noinline int pol_binary_exec(struct pol_hdr *h, __u32 gen, struct pol_bits *cand, __u64 exe)
 {
+	struct pol_work *pw = pol_work();
+
 	if (h && cand && pw)
 		and_binary(gen, h, cand, (struct file *)exe, pw, true);
 	return 0;
 }
 
-__noinline int pol_binary(struct pol_hdr *h, __u32 gen, struct pol_bits *cand, __u64 exe, struct pol_work *pw)
+__noinline int pol_binary(struct pol_hdr *h, __u32 gen, struct pol_bits *cand, __u64 exe)
 {
+	struct pol_work *pw = pol_work();
+
 	if (h && cand && pw)
 		and_binary(gen, h, cand, (struct file *)exe, pw, false);
 	return 0;
 }
 
-__noinline int pol_parent(struct pol_hdr *h, __u32 gen, struct pol_bits *cand, struct pol_work *pw)
+__noinline int pol_parent(struct pol_hdr *h, __u32 gen, struct pol_bits *cand)
 {
+	struct pol_work *pw = pol_work();
+
 	if (h && cand && pw)
 		and_parent(gen, h, cand, (struct task_struct *)bpf_get_current_task(), pw);
 	return 0;
@@ -924,8 +933,10 @@ __noinline int pol_stdio(struct pol_hdr *h, struct pol_bits *cand)
 	return 0;
 }
 
-__noinline int pol_args_sel(struct pol_hdr *h, __u32 gen, struct pol_bits *cand, struct pol_work *pw)
+__noinline int pol_args_sel(struct pol_hdr *h, __u32 gen, struct pol_bits *cand)
 {
+	struct pol_work *pw = pol_work();
+
 	if (h && cand && pw)
 		and_args(gen, h, cand, (struct task_struct *)bpf_get_current_task(), pw);
 	return 0;
@@ -1008,7 +1019,7 @@ static __always_inline bool rate_ok(__u32 idx, struct pol_rule *r)
 	return true;
 }
 
-__noinline int pol_decide(struct pol_hdr *h, __u32 gen, __u32 hook, struct pol_bits *cand, struct pol_work *pw);
+__noinline int pol_decide(struct pol_hdr *h, __u32 gen, __u32 hook, struct pol_bits *cand);
 
 /* decide counts the operation as matched (hook is a constant here, an index the verifier can
  * bound) and has pol_decide carry out the verdict: 1 = deny. */
@@ -1023,7 +1034,7 @@ static __always_inline int decide(__u32 gen, struct pol_hdr *h, __u32 hook, stru
 	st = pol_stats();
 	if (st && hook < POL_HOOK_MAX)
 		st->matched[hook]++;
-	d = pol_decide(h, gen, hook, cand, pw);
+	d = pol_decide(h, gen, hook, cand); /* the record is in the per-CPU scratch, pw */
 	barrier_var(d); /* the verifier knows nothing of a global function's result: bound it here */
 	return d & 1;
 }
@@ -1031,11 +1042,12 @@ static __always_inline int decide(__u32 gen, struct pol_hdr *h, __u32 hook, stru
 /* pol_decide carries out the verdict of the matching rules cand and writes their records; it
  * returns 1 when the operation is to be denied (the caller's hook can deny). A global function,
  * verified once (see pol_reverse_key). */
-__noinline int pol_decide(struct pol_hdr *h, __u32 gen, __u32 hook, struct pol_bits *cand, struct pol_work *pw)
+__noinline int pol_decide(struct pol_hdr *h, __u32 gen, __u32 hook, struct pol_bits *cand)
 {
+	struct pol_work *pw = pol_work(); /* the scratch from its map (see pol_binary_exec) */
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct policy_event *e = &pw->ev;
 	struct pol_stats *st = pol_stats();
+	struct policy_event *e;
 	const struct cred *cred;
 	bool deny, kill;
 	long kill_err = 0;
@@ -1044,6 +1056,7 @@ __noinline int pol_decide(struct pol_hdr *h, __u32 gen, __u32 hook, struct pol_b
 
 	if (!h || !cand || !pw || !bits_any(cand))
 		return 0;
+	e = &pw->ev;
 	deny = bits_meet(cand, &h->deny);
 	kill = bits_meet(cand, &h->kill);
 	if (kill)
@@ -1153,12 +1166,12 @@ static __always_inline int on_exec(__u32 hook, struct linux_binprm *bprm)
 	pw = work_reset();
 	if (!pw)
 		return 0;
-	pol_binary_exec(h, gen, &cand, (__u64)BPF_CORE_READ(bprm, file), pw);
+	pol_binary_exec(h, gen, &cand, (__u64)BPF_CORE_READ(bprm, file));
 	if (!bits_any(&cand))
 		return 0;
-	pol_parent(h, gen, &cand, pw);
+	pol_parent(h, gen, &cand);
 	if (hook == POL_HOOK_EXEC_TP)
-		pol_args_sel(h, gen, &cand, pw);
+		pol_args_sel(h, gen, &cand);
 	else /* the loader puts argument rules on the tracepoint; never match them here */
 		for (int i = 0; i < POL_RULE_WORDS; i++)
 			cand.w[i] &= ~h->args.w[i];
@@ -1249,8 +1262,8 @@ int BPF_PROG(osec_pol_open_lsm, struct file *file, int ret)
 	if (!bits_any(&cand))
 		return 0;
 	and_caps(h, &cand, task);
-	pol_binary(h, gen, &cand, (__u64)BPF_CORE_READ(task, mm, exe_file), pw);
-	pol_parent(h, gen, &cand, pw);
+	pol_binary(h, gen, &cand, (__u64)BPF_CORE_READ(task, mm, exe_file));
+	pol_parent(h, gen, &cand);
 	return decide(gen, h, POL_HOOK_FILE_LSM, &cand, pw) ? -EPERM : 0;
 }
 
@@ -1327,7 +1340,7 @@ static __always_inline int on_path(__u32 op, const struct path *dir, struct dent
 	bits_and(&cand, &m);
 	if (!bits_any(&cand))
 		return 0;
-	pol_binary(h, gen, &cand, (__u64)BPF_CORE_READ(task, mm, exe_file), pw);
+	pol_binary(h, gen, &cand, (__u64)BPF_CORE_READ(task, mm, exe_file));
 	return decide(gen, h, POL_HOOK_PATH_LSM, &cand, pw);
 }
 
@@ -1467,7 +1480,7 @@ static __always_inline int on_setuid(__u32 hook, const struct pol_creds *o, cons
 	if (!pw)
 		return 0;
 	/* exec = true: the binary goes into the record (no per-process cache: setuid is rare) */
-	pol_binary_exec(h, gen, &cand, (__u64)BPF_CORE_READ(task, mm, exe_file), pw);
+	pol_binary_exec(h, gen, &cand, (__u64)BPF_CORE_READ(task, mm, exe_file));
 	pw->ev.flags |= POL_EV_CREDS;
 	pw->ev.uid = n->uid;
 	pw->ev.euid = n->euid;
@@ -1577,8 +1590,8 @@ static __always_inline int on_net(__u32 hook, struct pol_work *pw)
 	if (!bits_any(&cand))
 		return 0;
 	and_caps(h, &cand, task);
-	pol_binary(h, gen, &cand, (__u64)BPF_CORE_READ(task, mm, exe_file), pw);
-	pol_parent(h, gen, &cand, pw);
+	pol_binary(h, gen, &cand, (__u64)BPF_CORE_READ(task, mm, exe_file));
+	pol_parent(h, gen, &cand);
 	return decide(gen, h, hook, &cand, pw);
 }
 
