@@ -1019,13 +1019,33 @@ static __always_inline bool rate_ok(__u32 idx, struct pol_rule *r)
 	return true;
 }
 
-__noinline int pol_decide(struct pol_hdr *h, __u32 gen, __u32 hook, struct pol_bits *cand);
+struct pol_signals;
+__noinline int pol_decide(struct pol_hdr *h, __u32 gen, __u32 hook, struct pol_bits *cand, struct pol_signals *sig);
 
 /* decide counts the operation as matched (hook is a constant here, an index the verifier can
  * bound) and has pol_decide carry out the verdict: 1 = deny. */
+/* What the caller's hook did before pol_decide: bpf_send_signal is not a helper cgroup
+ * programs have, and a global function is verified for every program type that calls it, so
+ * the signals are sent here, inlined, where the hook is a constant. */
+struct pol_signals {
+	long kill_err; /* bpf_send_signal(SIGKILL), when a kill rule matched */
+	long sig_err;  /* the first failed bpf_send_signal of a signal rule (reported for all) */
+};
+
+static __always_inline bool hook_signals(__u32 hook)
+{
+	return hook == POL_HOOK_EXEC_LSM || hook == POL_HOOK_EXEC_TP || hook == POL_HOOK_FILE_LSM ||
+	       hook == POL_HOOK_CONNECT_LSM || hook == POL_HOOK_BIND_LSM || hook == POL_HOOK_SEND_LSM ||
+	       hook == POL_HOOK_SETUID_LSM || hook == POL_HOOK_SETUID_TP || hook == POL_HOOK_PATH_LSM ||
+	       hook == POL_HOOK_LISTEN_LSM || hook == POL_HOOK_LISTEN_TP;
+}
+
+/* decide counts the operation as matched (hook is a constant here, an index the verifier can
+ * bound), sends the kill and signal actions, and has pol_decide write the records: 1 = deny. */
 static __always_inline int decide(__u32 gen, struct pol_hdr *h, __u32 hook, struct pol_bits *cand,
 				  struct pol_work *pw)
 {
+	struct pol_signals sig = {};
 	struct pol_stats *st;
 	int d;
 
@@ -1034,7 +1054,32 @@ static __always_inline int decide(__u32 gen, struct pol_hdr *h, __u32 hook, stru
 	st = pol_stats();
 	if (st && hook < POL_HOOK_MAX)
 		st->matched[hook]++;
-	d = pol_decide(h, gen, hook, cand); /* the record is in the per-CPU scratch, pw */
+	if (hook_signals(hook)) {
+		if (bits_meet(cand, &h->kill))
+			sig.kill_err = bpf_send_signal(SIGKILL);
+		if (bits_meet(cand, &h->signal)) {
+			struct pol_bits s = *cand;
+
+			bits_and(&s, &h->signal);
+			for (int i = 0; i < POL_MAX_DECISIONS; i++) {
+				int id = pop_rule(&s);
+				__u32 idx;
+				struct pol_rule *r;
+
+				if (id < 0)
+					break;
+				idx = gen * POL_MAX_RULES + (id & (POL_MAX_RULES - 1));
+				r = bpf_map_lookup_elem(&osec_pol_rules, &idx);
+				if (r && r->action == POL_ACT_SIGNAL) {
+					long err = bpf_send_signal(r->signal);
+
+					if (err && !sig.sig_err)
+						sig.sig_err = err;
+				}
+			}
+		}
+	}
+	d = pol_decide(h, gen, hook, cand, &sig); /* the record is in the per-CPU scratch, pw */
 	barrier_var(d); /* the verifier knows nothing of a global function's result: bound it here */
 	return d & 1;
 }
@@ -1042,25 +1087,24 @@ static __always_inline int decide(__u32 gen, struct pol_hdr *h, __u32 hook, stru
 /* pol_decide carries out the verdict of the matching rules cand and writes their records; it
  * returns 1 when the operation is to be denied (the caller's hook can deny). A global function,
  * verified once (see pol_reverse_key). */
-__noinline int pol_decide(struct pol_hdr *h, __u32 gen, __u32 hook, struct pol_bits *cand)
+__noinline int pol_decide(struct pol_hdr *h, __u32 gen, __u32 hook, struct pol_bits *cand, struct pol_signals *sig)
 {
 	struct pol_work *pw = pol_work(); /* the scratch from its map (see pol_binary_exec) */
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct pol_stats *st = pol_stats();
 	struct policy_event *e;
 	const struct cred *cred;
-	bool deny, kill;
-	long kill_err = 0;
+	long kill_err, sig_err;
+	bool deny;
 	__u64 size;
 	int i;
 
-	if (!h || !cand || !pw || !bits_any(cand))
+	if (!h || !cand || !pw || !sig || !bits_any(cand))
 		return 0;
 	e = &pw->ev;
 	deny = bits_meet(cand, &h->deny);
-	kill = bits_meet(cand, &h->kill);
-	if (kill)
-		kill_err = bpf_send_signal(SIGKILL);
+	kill_err = sig->kill_err;
+	sig_err = sig->sig_err;
 
 	fill_header(&e->hdr, EVENT_POLICY, task);
 	e->generation = h->generation;
@@ -1104,7 +1148,7 @@ __noinline int pol_decide(struct pol_hdr *h, __u32 gen, __u32 hook, struct pol_b
 			if (r->flags & POL_MONITOR) {
 				out = POL_OUT_WOULD_SIGNAL;
 			} else {
-				out = bpf_send_signal(r->signal) ? POL_OUT_SIGNAL_FAILED : POL_OUT_SIGNALED;
+				out = sig_err ? POL_OUT_SIGNAL_FAILED : POL_OUT_SIGNALED;
 			}
 			break;
 		default:
