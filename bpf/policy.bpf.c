@@ -15,7 +15,16 @@
  * longest match is the union of every matching prefix), a trie of reversed binary suffixes
  * (a suffix of the path is a prefix of the reversed path), a port array, cgroup-id hash maps.
  * The binary maps also hold the rules a binary is an exception for (exceptBinary): they are
- * removed from the operation's rules.
+ * removed from the operation's rules. Exec rules may also select the parent's binary (the same
+ * three maps, cached per parent process), capabilities (a bitmap per capability), a network
+ * socket as stdio, and strings of the command line (scanned at sched_process_exec only); the
+ * listen hooks match the socket's own address.
+ *
+ * Verification. The selectors and the decision are global functions (verified once each, for
+ * every program type that calls them) so that each program stays far below the verifier's
+ * limits on every kernel of the matrix (6.1 to 7.3, TestEveryProgramVerifies); they take the
+ * per-CPU scratch from its map, and the signals are sent by the inlined caller, where the hook
+ * is a constant (cgroup programs have no bpf_send_signal).
  *
  * Verdicts come from bitmaps too: the header's deny, kill and signal bitmaps hold the rules in
  * enforce mode with that effect, so an operation is denied when any matching rule denies, even
@@ -40,6 +49,8 @@
  *   lsm/bprm_check_security, lsm/file_open, lsm/socket_connect, lsm/socket_bind,
  *   lsm/socket_sendmsg: deny returns -EPERM, the operation does not happen;
  *   cgroup/connect4/6, bind4/6, sendmsg4/6 on the cgroup2 root: deny returns 0 (EPERM);
+ *   lsm/socket_listen: deny returns -EPERM; without BPF LSM tp_btf/inet_sock_set_state (the
+ *   move to TCP_LISTEN, inside listen()): kill, signal, audit;
  *   tp_btf/sched_process_exec: kill and signal (bpf_send_signal). The exec has committed: the
  *   new image is mapped but SIGKILL is delivered before it returns to user space, so it never
  *   runs an instruction; what the exec did before (the open of the binary, setuid credentials
