@@ -1197,6 +1197,18 @@ static __always_inline struct pol_work *work_reset(void)
 	return pw;
 }
 
+/* lsm_verdict turns a deny into a BPF LSM program's return value as a branch between two
+ * constants: Linux 6.12 checks that an LSM program returns 0 or a -errno, and the compiler's
+ * arithmetic for "deny ? -EPERM : 0" (deny known to be 0 or 1) leaves a range the verifier
+ * cannot bound. */
+static __always_inline int lsm_verdict(int deny)
+{
+	barrier_var(deny); /* unknown to the compiler: it compares and branches */
+	if (deny)
+		return -EPERM;
+	return 0;
+}
+
 /* Exec */
 
 static __always_inline int on_exec(__u32 hook, struct linux_binprm *bprm)
@@ -1238,7 +1250,7 @@ int BPF_PROG(osec_pol_exec_lsm, struct linux_binprm *bprm, int ret)
 {
 	if (ret)
 		return ret;
-	return on_exec(POL_HOOK_EXEC_LSM, bprm) ? -EPERM : 0;
+	return lsm_verdict(on_exec(POL_HOOK_EXEC_LSM, bprm));
 }
 
 SEC("tp_btf/sched_process_exec")
@@ -1319,7 +1331,7 @@ int BPF_PROG(osec_pol_open_lsm, struct file *file, int ret)
 	and_caps(h, &cand, task);
 	pol_binary(h, gen, &cand, (__u64)BPF_CORE_READ(task, mm, exe_file));
 	pol_parent(h, gen, &cand);
-	return decide(gen, h, POL_HOOK_FILE_LSM, &cand, pw) ? -EPERM : 0;
+	return lsm_verdict(decide(gen, h, POL_HOOK_FILE_LSM, &cand, pw));
 }
 
 /* File operations beyond open (path hooks) */
@@ -1404,7 +1416,7 @@ int BPF_PROG(osec_pol_unlink_lsm, const struct path *dir, struct dentry *dentry,
 {
 	if (ret)
 		return ret;
-	return on_path(POL_FOP_UNLINK, dir, dentry, NULL, NULL) ? -EPERM : 0;
+	return lsm_verdict(on_path(POL_FOP_UNLINK, dir, dentry, NULL, NULL));
 }
 
 SEC("lsm/path_rmdir")
@@ -1412,7 +1424,7 @@ int BPF_PROG(osec_pol_rmdir_lsm, const struct path *dir, struct dentry *dentry, 
 {
 	if (ret)
 		return ret;
-	return on_path(POL_FOP_RMDIR, dir, dentry, NULL, NULL) ? -EPERM : 0;
+	return lsm_verdict(on_path(POL_FOP_RMDIR, dir, dentry, NULL, NULL));
 }
 
 SEC("lsm/path_mkdir")
@@ -1420,7 +1432,7 @@ int BPF_PROG(osec_pol_mkdir_lsm, const struct path *dir, struct dentry *dentry, 
 {
 	if (ret)
 		return ret;
-	return on_path(POL_FOP_MKDIR, dir, dentry, NULL, NULL) ? -EPERM : 0;
+	return lsm_verdict(on_path(POL_FOP_MKDIR, dir, dentry, NULL, NULL));
 }
 
 SEC("lsm/path_symlink")
@@ -1428,7 +1440,7 @@ int BPF_PROG(osec_pol_symlink_lsm, const struct path *dir, struct dentry *dentry
 {
 	if (ret)
 		return ret;
-	return on_path(POL_FOP_LINK, dir, dentry, NULL, NULL) ? -EPERM : 0;
+	return lsm_verdict(on_path(POL_FOP_LINK, dir, dentry, NULL, NULL));
 }
 
 SEC("lsm/path_link")
@@ -1437,7 +1449,7 @@ int BPF_PROG(osec_pol_link_lsm, struct dentry *old_dentry, const struct path *ne
 	if (ret)
 		return ret;
 	/* a hard link stays within a mount: the old name is under new_dir's mount too */
-	return on_path(POL_FOP_LINK, new_dir, old_dentry, new_dir, new_dentry) ? -EPERM : 0;
+	return lsm_verdict(on_path(POL_FOP_LINK, new_dir, old_dentry, new_dir, new_dentry));
 }
 
 SEC("lsm/path_rename")
@@ -1447,7 +1459,7 @@ int BPF_PROG(osec_pol_rename_lsm, const struct path *old_dir, struct dentry *old
 	if (ret)
 		return ret;
 	/* RENAME_EXCHANGE: both names are old and new; the old one is tried first */
-	return on_path(POL_FOP_RENAME, old_dir, old_dentry, new_dir, new_dentry) ? -EPERM : 0;
+	return lsm_verdict(on_path(POL_FOP_RENAME, old_dir, old_dentry, new_dir, new_dentry));
 }
 
 SEC("lsm/path_chmod")
@@ -1455,7 +1467,7 @@ int BPF_PROG(osec_pol_chmod_lsm, const struct path *path, unsigned int mode, int
 {
 	if (ret)
 		return ret;
-	return on_path(POL_FOP_CHMOD, path, BPF_CORE_READ(path, dentry), NULL, NULL) ? -EPERM : 0;
+	return lsm_verdict(on_path(POL_FOP_CHMOD, path, BPF_CORE_READ(path, dentry), NULL, NULL));
 }
 
 SEC("lsm/path_chown")
@@ -1463,7 +1475,7 @@ int BPF_PROG(osec_pol_chown_lsm, const struct path *path, unsigned int uid, unsi
 {
 	if (ret)
 		return ret;
-	return on_path(POL_FOP_CHOWN, path, BPF_CORE_READ(path, dentry), NULL, NULL) ? -EPERM : 0;
+	return lsm_verdict(on_path(POL_FOP_CHOWN, path, BPF_CORE_READ(path, dentry), NULL, NULL));
 }
 
 SEC("lsm/path_truncate")
@@ -1471,7 +1483,7 @@ int BPF_PROG(osec_pol_truncate_lsm, const struct path *path, int ret)
 {
 	if (ret)
 		return ret;
-	return on_path(POL_FOP_TRUNCATE, path, BPF_CORE_READ(path, dentry), NULL, NULL) ? -EPERM : 0;
+	return lsm_verdict(on_path(POL_FOP_TRUNCATE, path, BPF_CORE_READ(path, dentry), NULL, NULL));
 }
 
 /* Privilege changes */
@@ -1563,7 +1575,7 @@ int BPF_PROG(osec_pol_setuid_lsm, struct cred *new, const struct cred *old, int 
 		return ret;
 	read_creds(&o, old);
 	read_creds(&n, new);
-	return on_setuid(POL_HOOK_SETUID_LSM, &o, &n) ? -EPERM : 0;
+	return lsm_verdict(on_setuid(POL_HOOK_SETUID_LSM, &o, &n));
 }
 
 /* hook_used: the active set has rules at hook. */
@@ -1700,7 +1712,7 @@ int BPF_PROG(osec_pol_connect_lsm, struct socket *sock, struct sockaddr *address
 	pw = work_reset();
 	if (!pw || lsm_addr(pw, sock, address, addrlen))
 		return 0;
-	return on_net(POL_HOOK_CONNECT_LSM, pw) ? -EPERM : 0;
+	return lsm_verdict(on_net(POL_HOOK_CONNECT_LSM, pw));
 }
 
 SEC("lsm/socket_bind")
@@ -1713,7 +1725,7 @@ int BPF_PROG(osec_pol_bind_lsm, struct socket *sock, struct sockaddr *address, i
 	pw = work_reset();
 	if (!pw || lsm_addr(pw, sock, address, addrlen))
 		return 0;
-	return on_net(POL_HOOK_BIND_LSM, pw) ? -EPERM : 0;
+	return lsm_verdict(on_net(POL_HOOK_BIND_LSM, pw));
 }
 
 SEC("lsm/socket_sendmsg")
@@ -1732,7 +1744,7 @@ int BPF_PROG(osec_pol_send_lsm, struct socket *sock, struct msghdr *msg, int siz
 	pw = work_reset();
 	if (!pw || lsm_addr(pw, sock, name, len))
 		return 0;
-	return on_net(POL_HOOK_SEND_LSM, pw) ? -EPERM : 0;
+	return lsm_verdict(on_net(POL_HOOK_SEND_LSM, pw));
 }
 
 /* Listen: the address is the socket's own (local) one. A socket that was not bound gets its
@@ -1768,7 +1780,7 @@ int BPF_PROG(osec_pol_listen_lsm, struct socket *sock, int backlog, int ret)
 	pw = work_reset();
 	if (!pw || sk_local(pw, BPF_CORE_READ(sock, sk)))
 		return 0;
-	return on_net(POL_HOOK_LISTEN_LSM, pw) ? -EPERM : 0;
+	return lsm_verdict(on_net(POL_HOOK_LISTEN_LSM, pw));
 }
 
 #define TCP_LISTEN 10
