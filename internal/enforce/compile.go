@@ -470,22 +470,8 @@ func (s *state) add(i int, r *policy.Rule, hooks map[Hook]bool) error {
 		}
 		set(&s.hdr.Cap[n], i)
 	}
-	if len(r.UIDs) == 0 {
-		set(&s.hdr.AnyUid, i)
-	}
-	for _, u := range r.UIDs {
-		b := s.uids[u]
-		set(&b, i)
-		s.uids[u] = b
-	}
-	if len(r.EUIDs) == 0 {
-		set(&s.hdr.AnyEuid, i)
-	}
-	for _, u := range r.EUIDs {
-		b := s.euids[u]
-		set(&b, i)
-		s.euids[u] = b
-	}
+	addIDs(i, r.UIDs, &s.hdr.AnyUid, s.uids)
+	addIDs(i, r.EUIDs, &s.hdr.AnyEuid, s.euids)
 	if r.Paths.Empty() {
 		set(&s.hdr.AnyPath, i)
 	} else if err := addPaths(i, r.Paths, s.pathExact, s.pathPrefix); err != nil {
@@ -506,14 +492,7 @@ func (s *state) add(i int, r *policy.Rule, hooks map[Hook]bool) error {
 			return fmt.Errorf("file operations %#x: not evaluated in the kernel", uint32(ops))
 		}
 	}
-	if len(r.ToUIDs) == 0 {
-		set(&s.hdr.AnyTouid, i)
-	}
-	for _, u := range r.ToUIDs {
-		b := s.touids[u]
-		set(&b, i)
-		s.touids[u] = b
-	}
+	addIDs(i, r.ToUIDs, &s.hdr.AnyTouid, s.touids)
 	if len(r.CIDRs) == 0 {
 		set(&s.hdr.AnyAddr, i)
 	}
@@ -558,6 +537,19 @@ func (s *state) add(i int, r *policy.Rule, hooks map[Hook]bool) error {
 		return fmt.Errorf("protocol %q: must be tcp, udp or empty", r.Protocol)
 	}
 	return nil
+}
+
+// addIDs adds the ids of one selector of rule i (uids, euids, toUIDs) to its map, or the rule
+// to the selector's any bitmap when it names none.
+func addIDs(i int, ids []uint32, any *bits, m map[uint32]bits) {
+	if len(ids) == 0 {
+		set(any, i)
+	}
+	for _, u := range ids {
+		b := m[u]
+		set(&b, i)
+		m[u] = b
+	}
 }
 
 // binMaps are the three maps of a binary selector kind (the process's own binary, or its
