@@ -159,11 +159,20 @@ type FileFileWork struct {
 	Ustr      [4096]int8
 }
 
+type FileMuteVal struct {
+	_          structs.HostLayout
+	ExecId     uint64
+	Generation uint64
+	RuleId     uint32
+	Pad        uint32
+}
+
 type FileSensorStats struct {
-	_        structs.HostLayout
-	Sent     [16]uint64
-	Lost     [16]uint64
-	Filtered [16]uint64
+	_          structs.HostLayout
+	Sent       [16]uint64
+	Lost       [16]uint64
+	Filtered   [16]uint64
+	Suppressed [16]uint64
 }
 
 // Names of all BPF objects in the ELF.
@@ -183,6 +192,7 @@ const (
 	FileMapOsecF_sysops    = "osec_f_sysops"
 	FileMapOsecF_wild      = "osec_f_wild"
 	FileMapOsecF_work      = "osec_f_work"
+	FileMapOsecMute        = "osec_mute"
 	FileMapOsecRbSeq       = "osec_rb_seq"
 	FileMapOsecStats       = "osec_stats"
 	FileProgOsecChmod      = "osec_chmod"
@@ -339,6 +349,7 @@ type FileMapSpecs struct {
 	OsecF_sysops   *ebpf.MapSpec `ebpf:"osec_f_sysops"`
 	OsecF_wild     *ebpf.MapSpec `ebpf:"osec_f_wild"`
 	OsecF_work     *ebpf.MapSpec `ebpf:"osec_f_work"`
+	OsecMute       *ebpf.MapSpec `ebpf:"osec_mute"`
 	OsecRbSeq      *ebpf.MapSpec `ebpf:"osec_rb_seq"`
 	OsecStats      *ebpf.MapSpec `ebpf:"osec_stats"`
 }
@@ -399,6 +410,7 @@ type FileMaps struct {
 	OsecF_sysops   *ebpf.Map `ebpf:"osec_f_sysops"`
 	OsecF_wild     *ebpf.Map `ebpf:"osec_f_wild"`
 	OsecF_work     *ebpf.Map `ebpf:"osec_f_work"`
+	OsecMute       *ebpf.Map `ebpf:"osec_mute"`
 	OsecRbSeq      *ebpf.Map `ebpf:"osec_rb_seq"`
 	OsecStats      *ebpf.Map `ebpf:"osec_stats"`
 }
@@ -418,6 +430,7 @@ func (m *FileMaps) Close() error {
 		m.OsecF_sysops,
 		m.OsecF_wild,
 		m.OsecF_work,
+		m.OsecMute,
 		m.OsecRbSeq,
 		m.OsecStats,
 	)

@@ -47,6 +47,14 @@ type NetworkLpm6Key struct {
 	Addr      [16]uint8
 }
 
+type NetworkMuteVal struct {
+	_          structs.HostLayout
+	ExecId     uint64
+	Generation uint64
+	RuleId     uint32
+	Pad        uint32
+}
+
 type NetworkNetEvent struct {
 	_   structs.HostLayout
 	Hdr struct {
@@ -123,10 +131,11 @@ type NetworkPortBits struct {
 }
 
 type NetworkSensorStats struct {
-	_        structs.HostLayout
-	Sent     [16]uint64
-	Lost     [16]uint64
-	Filtered [16]uint64
+	_          structs.HostLayout
+	Sent       [16]uint64
+	Lost       [16]uint64
+	Filtered   [16]uint64
+	Suppressed [16]uint64
 }
 
 type NetworkSkOwner struct {
@@ -154,6 +163,7 @@ type NetworkUdpKey struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	NetworkMapOsecEvents      = "osec_events"
+	NetworkMapOsecMute        = "osec_mute"
 	NetworkMapOsecNetEx4      = "osec_net_ex4"
 	NetworkMapOsecNetEx6      = "osec_net_ex6"
 	NetworkMapOsecNetIn4      = "osec_net_in4"
@@ -260,6 +270,7 @@ type NetworkProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type NetworkMapSpecs struct {
 	OsecEvents   *ebpf.MapSpec `ebpf:"osec_events"`
+	OsecMute     *ebpf.MapSpec `ebpf:"osec_mute"`
 	OsecNetEx4   *ebpf.MapSpec `ebpf:"osec_net_ex4"`
 	OsecNetEx6   *ebpf.MapSpec `ebpf:"osec_net_ex6"`
 	OsecNetIn4   *ebpf.MapSpec `ebpf:"osec_net_in4"`
@@ -314,6 +325,7 @@ func (o *NetworkObjects) Close() error {
 // It can be passed to LoadNetworkObjects or ebpf.CollectionSpec.LoadAndAssign.
 type NetworkMaps struct {
 	OsecEvents   *ebpf.Map `ebpf:"osec_events"`
+	OsecMute     *ebpf.Map `ebpf:"osec_mute"`
 	OsecNetEx4   *ebpf.Map `ebpf:"osec_net_ex4"`
 	OsecNetEx6   *ebpf.Map `ebpf:"osec_net_ex6"`
 	OsecNetIn4   *ebpf.Map `ebpf:"osec_net_in4"`
@@ -331,6 +343,7 @@ type NetworkMaps struct {
 func (m *NetworkMaps) Close() error {
 	return _NetworkClose(
 		m.OsecEvents,
+		m.OsecMute,
 		m.OsecNetEx4,
 		m.OsecNetEx6,
 		m.OsecNetIn4,

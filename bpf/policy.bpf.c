@@ -31,6 +31,11 @@
  * beyond the POL_MAX_DECISIONS rules that get a record. Rate limits (a GCRA token bucket per
  * rule, osec_pol_rate) bound the decision records of a rule, never its enforcement.
  *
+ * Suppress (exec rules, at sched_process_exec only) writes no record: it mutes the process in
+ * osec_mute (lib/common.h), which every sensor's emit reads; the process sensor flags the
+ * exec record that follows (this program runs first: the receiver attaches it first) and
+ * carries the mute to forked children until they exec.
+ *
  * Workloads. osec_pol_cgroups maps a cgroup id to the rules that select exactly that cgroup
  * (self: host processes, a container's own cgroup) and those that select it and everything
  * below it (subtree: cgroup paths); the current cgroup and its ancestors (up to POL_CG_DEPTH
@@ -1155,6 +1160,9 @@ __noinline int pol_decide(struct pol_hdr *h, __u32 gen, __u32 hook, struct pol_b
 			out = (r->flags & POL_MONITOR) ? POL_OUT_WOULD_KILL :
 			      kill_err ? POL_OUT_SIGNAL_FAILED : POL_OUT_KILLED;
 			break;
+		case POL_ACT_SUPPRESS: /* only monitor-mode ones reach here (see mute) */
+			out = POL_OUT_WOULD_SUPPRESS;
+			break;
 		case POL_ACT_SIGNAL:
 			if (r->flags & POL_MONITOR) {
 				out = POL_OUT_WOULD_SIGNAL;
@@ -1211,6 +1219,33 @@ static __always_inline int lsm_verdict(int deny)
 
 /* Exec */
 
+/* mute carries out the enforced suppress rules among cand, which write no decision record:
+ * the process (this image, and its children until they exec) is muted in osec_mute, which the
+ * sensors read. Only at sched_process_exec, once the exec has succeeded: an exec that fails
+ * after bprm_check_security must not mute the image that replaces it later. */
+static __always_inline void mute(struct pol_hdr *h, struct pol_bits *cand, struct task_struct *task)
+{
+	struct pol_bits s = *cand;
+	struct pol_stats *st = pol_stats();
+	struct mute_val m = {};
+	__u32 tgid;
+	int id;
+
+	bits_and(&s, &h->suppress);
+	id = pop_rule(&s);
+	if (id < 0)
+		return;
+	tgid = BPF_CORE_READ(task, tgid);
+	m.exec_id = BPF_CORE_READ(task, self_exec_id);
+	m.generation = h->generation;
+	m.rule_id = id + 1;
+	bpf_map_update_elem(&osec_mute, &tgid, &m, BPF_ANY);
+	if (st)
+		st->muted++;
+	for (int i = 0; i < POL_RULE_WORDS; i++)
+		cand->w[i] &= ~h->suppress.w[i];
+}
+
 static __always_inline int on_exec(__u32 hook, struct linux_binprm *bprm)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
@@ -1237,11 +1272,14 @@ static __always_inline int on_exec(__u32 hook, struct linux_binprm *bprm)
 	if (!bits_any(&cand))
 		return 0;
 	pol_parent(h, gen, &cand);
-	if (hook == POL_HOOK_EXEC_TP)
+	if (hook == POL_HOOK_EXEC_TP) {
 		pol_args_sel(h, gen, &cand);
-	else /* the loader puts argument rules on the tracepoint; never match them here */
+		if (bits_meet(&cand, &h->suppress))
+			mute(h, &cand, task);
+	} else { /* the loader puts argument rules on the tracepoint; never match them here */
 		for (int i = 0; i < POL_RULE_WORDS; i++)
 			cand.w[i] &= ~h->args.w[i];
+	}
 	return decide(gen, h, hook, &cand, pw);
 }
 

@@ -99,13 +99,22 @@ type PolicyFileWork struct {
 	Ustr      [4096]int8
 }
 
+type PolicyMuteVal struct {
+	_          structs.HostLayout
+	ExecId     uint64
+	Generation uint64
+	RuleId     uint32
+	Pad        uint32
+}
+
 type PolicyPolAction uint32
 
 const (
-	PolicyPolActionPOL_ACT_AUDIT  PolicyPolAction = 1
-	PolicyPolActionPOL_ACT_DENY   PolicyPolAction = 2
-	PolicyPolActionPOL_ACT_KILL   PolicyPolAction = 3
-	PolicyPolActionPOL_ACT_SIGNAL PolicyPolAction = 4
+	PolicyPolActionPOL_ACT_AUDIT    PolicyPolAction = 1
+	PolicyPolActionPOL_ACT_DENY     PolicyPolAction = 2
+	PolicyPolActionPOL_ACT_KILL     PolicyPolAction = 3
+	PolicyPolActionPOL_ACT_SIGNAL   PolicyPolAction = 4
+	PolicyPolActionPOL_ACT_SUPPRESS PolicyPolAction = 5
 )
 
 type PolicyPolActive struct {
@@ -192,6 +201,7 @@ type PolicyPolHdr struct {
 	Kill         PolicyPolBits
 	Signal       PolicyPolBits
 	AnyTouid     PolicyPolBits
+	Suppress     PolicyPolBits
 }
 
 type PolicyPolHook uint32
@@ -237,14 +247,15 @@ type PolicyPolNeedle struct {
 type PolicyPolOutcome uint32
 
 const (
-	PolicyPolOutcomePOL_OUT_AUDITED       PolicyPolOutcome = 1
-	PolicyPolOutcomePOL_OUT_DENIED        PolicyPolOutcome = 2
-	PolicyPolOutcomePOL_OUT_KILLED        PolicyPolOutcome = 3
-	PolicyPolOutcomePOL_OUT_SIGNALED      PolicyPolOutcome = 4
-	PolicyPolOutcomePOL_OUT_WOULD_DENY    PolicyPolOutcome = 5
-	PolicyPolOutcomePOL_OUT_WOULD_KILL    PolicyPolOutcome = 6
-	PolicyPolOutcomePOL_OUT_WOULD_SIGNAL  PolicyPolOutcome = 7
-	PolicyPolOutcomePOL_OUT_SIGNAL_FAILED PolicyPolOutcome = 8
+	PolicyPolOutcomePOL_OUT_AUDITED        PolicyPolOutcome = 1
+	PolicyPolOutcomePOL_OUT_DENIED         PolicyPolOutcome = 2
+	PolicyPolOutcomePOL_OUT_KILLED         PolicyPolOutcome = 3
+	PolicyPolOutcomePOL_OUT_SIGNALED       PolicyPolOutcome = 4
+	PolicyPolOutcomePOL_OUT_WOULD_DENY     PolicyPolOutcome = 5
+	PolicyPolOutcomePOL_OUT_WOULD_KILL     PolicyPolOutcome = 6
+	PolicyPolOutcomePOL_OUT_WOULD_SIGNAL   PolicyPolOutcome = 7
+	PolicyPolOutcomePOL_OUT_SIGNAL_FAILED  PolicyPolOutcome = 8
+	PolicyPolOutcomePOL_OUT_WOULD_SUPPRESS PolicyPolOutcome = 9
 )
 
 type PolicyPolRule struct {
@@ -272,6 +283,7 @@ type PolicyPolStats struct {
 	Truncated       uint64
 	PathUnmatchable uint64
 	ArgsTruncated   uint64
+	Muted           uint64
 }
 
 type PolicyPolWork struct {
@@ -320,10 +332,11 @@ type PolicyPolicyEvent struct {
 }
 
 type PolicySensorStats struct {
-	_        structs.HostLayout
-	Sent     [16]uint64
-	Lost     [16]uint64
-	Filtered [16]uint64
+	_          structs.HostLayout
+	Sent       [16]uint64
+	Lost       [16]uint64
+	Filtered   [16]uint64
+	Suppressed [16]uint64
 }
 
 // Names of all BPF objects in the ELF.
@@ -340,6 +353,7 @@ const (
 	PolicyMapOsecF_incl          = "osec_f_incl"
 	PolicyMapOsecF_wild          = "osec_f_wild"
 	PolicyMapOsecF_work          = "osec_f_work"
+	PolicyMapOsecMute            = "osec_mute"
 	PolicyMapOsecPolActive       = "osec_pol_active"
 	PolicyMapOsecPolArgs         = "osec_pol_args"
 	PolicyMapOsecPolBinExact     = "osec_pol_bin_exact"
@@ -500,6 +514,7 @@ type PolicyMapSpecs struct {
 	OsecF_incl        *ebpf.MapSpec `ebpf:"osec_f_incl"`
 	OsecF_wild        *ebpf.MapSpec `ebpf:"osec_f_wild"`
 	OsecF_work        *ebpf.MapSpec `ebpf:"osec_f_work"`
+	OsecMute          *ebpf.MapSpec `ebpf:"osec_mute"`
 	OsecPolActive     *ebpf.MapSpec `ebpf:"osec_pol_active"`
 	OsecPolArgs       *ebpf.MapSpec `ebpf:"osec_pol_args"`
 	OsecPolBinExact   *ebpf.MapSpec `ebpf:"osec_pol_bin_exact"`
@@ -586,6 +601,7 @@ type PolicyMaps struct {
 	OsecF_incl        *ebpf.Map `ebpf:"osec_f_incl"`
 	OsecF_wild        *ebpf.Map `ebpf:"osec_f_wild"`
 	OsecF_work        *ebpf.Map `ebpf:"osec_f_work"`
+	OsecMute          *ebpf.Map `ebpf:"osec_mute"`
 	OsecPolActive     *ebpf.Map `ebpf:"osec_pol_active"`
 	OsecPolArgs       *ebpf.Map `ebpf:"osec_pol_args"`
 	OsecPolBinExact   *ebpf.Map `ebpf:"osec_pol_bin_exact"`
@@ -627,6 +643,7 @@ func (m *PolicyMaps) Close() error {
 		m.OsecF_incl,
 		m.OsecF_wild,
 		m.OsecF_work,
+		m.OsecMute,
 		m.OsecPolActive,
 		m.OsecPolArgs,
 		m.OsecPolBinExact,

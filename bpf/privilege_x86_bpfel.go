@@ -119,6 +119,14 @@ type PrivilegeMountScratch struct {
 	Data [24576]int8
 }
 
+type PrivilegeMuteVal struct {
+	_          structs.HostLayout
+	ExecId     uint64
+	Generation uint64
+	RuleId     uint32
+	Pad        uint32
+}
+
 type PrivilegeNamespaceEvent struct {
 	_   structs.HostLayout
 	Hdr struct {
@@ -289,10 +297,11 @@ type PrivilegeScState struct {
 }
 
 type PrivilegeSensorStats struct {
-	_        structs.HostLayout
-	Sent     [16]uint64
-	Lost     [16]uint64
-	Filtered [16]uint64
+	_          structs.HostLayout
+	Sent       [16]uint64
+	Lost       [16]uint64
+	Filtered   [16]uint64
+	Suppressed [16]uint64
 }
 
 // Names of all BPF objects in the ELF.
@@ -302,6 +311,7 @@ const (
 	PrivilegeMapOsecEvents           = "osec_events"
 	PrivilegeMapOsecMntBuf           = "osec_mnt_buf"
 	PrivilegeMapOsecModBuf           = "osec_mod_buf"
+	PrivilegeMapOsecMute             = "osec_mute"
 	PrivilegeMapOsecRbSeq            = "osec_rb_seq"
 	PrivilegeMapOsecScOps            = "osec_sc_ops"
 	PrivilegeMapOsecScState          = "osec_sc_state"
@@ -410,6 +420,7 @@ type PrivilegeMapSpecs struct {
 	OsecEvents  *ebpf.MapSpec `ebpf:"osec_events"`
 	OsecMntBuf  *ebpf.MapSpec `ebpf:"osec_mnt_buf"`
 	OsecModBuf  *ebpf.MapSpec `ebpf:"osec_mod_buf"`
+	OsecMute    *ebpf.MapSpec `ebpf:"osec_mute"`
 	OsecRbSeq   *ebpf.MapSpec `ebpf:"osec_rb_seq"`
 	OsecScOps   *ebpf.MapSpec `ebpf:"osec_sc_ops"`
 	OsecScState *ebpf.MapSpec `ebpf:"osec_sc_state"`
@@ -458,6 +469,7 @@ type PrivilegeMaps struct {
 	OsecEvents  *ebpf.Map `ebpf:"osec_events"`
 	OsecMntBuf  *ebpf.Map `ebpf:"osec_mnt_buf"`
 	OsecModBuf  *ebpf.Map `ebpf:"osec_mod_buf"`
+	OsecMute    *ebpf.Map `ebpf:"osec_mute"`
 	OsecRbSeq   *ebpf.Map `ebpf:"osec_rb_seq"`
 	OsecScOps   *ebpf.Map `ebpf:"osec_sc_ops"`
 	OsecScState *ebpf.Map `ebpf:"osec_sc_state"`
@@ -469,6 +481,7 @@ func (m *PrivilegeMaps) Close() error {
 		m.OsecEvents,
 		m.OsecMntBuf,
 		m.OsecModBuf,
+		m.OsecMute,
 		m.OsecRbSeq,
 		m.OsecScOps,
 		m.OsecScState,

@@ -18,6 +18,8 @@ const struct fork_event *unused_fork_event __attribute__((unused));
 const struct exit_event *unused_exit_event __attribute__((unused));
 const enum event_kind *unused_event_kind __attribute__((unused));
 const enum exec_flags *unused_exec_flags __attribute__((unused));
+const enum event_hdr_flags *unused_event_hdr_flags __attribute__((unused));
+const struct mute_val *unused_mute_val __attribute__((unused));
 
 struct exec_scratch {
 	struct exec_event e;
@@ -103,6 +105,22 @@ static __always_inline __u32 write_args(struct task_struct *task, char *data, __
 	return flags;
 }
 
+/* mute_exec flags the exec record of a process a suppress rule muted at this exec (the policy's
+ * exec program runs before this one: the receiver attaches it first) and forgets a mute of the
+ * image the process replaced. */
+static __always_inline void mute_exec(struct event_header *h, struct task_struct *task)
+{
+	__u32 tgid = h->tgid;
+	struct mute_val *m = bpf_map_lookup_elem(&osec_mute, &tgid);
+
+	if (!m)
+		return;
+	if (m->exec_id == BPF_CORE_READ(task, self_exec_id))
+		h->flags |= EVENT_HDR_SUPPRESSED;
+	else
+		bpf_map_delete_elem(&osec_mute, &tgid);
+}
+
 static __always_inline int handle_exec(struct task_struct *task, __u32 old_pid,
 				       struct linux_binprm *bprm)
 {
@@ -120,6 +138,7 @@ static __always_inline int handle_exec(struct task_struct *task, __u32 old_pid,
 		return 0;
 	e = &s->e;
 	fill_header(&e->hdr, EVENT_EXEC, task);
+	mute_exec(&e->hdr, task);
 	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	e->vpid = read_pid_ns(task, &e->ns.pid);
 	e->start_boottime = BPF_CORE_READ(task, start_boottime);
@@ -199,12 +218,22 @@ static __always_inline int handle_exec(struct task_struct *task, __u32 old_pid,
 static __always_inline int handle_fork(struct task_struct *child)
 {
 	struct fork_event e = {};
+	struct mute_val *m;
+	__u32 forker = bpf_get_current_pid_tgid() >> 32;
 
 	/* Threads share their group's process: only new thread groups matter to the tree. */
 	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
 		return 0;
 	fill_header(&e.hdr, EVENT_FORK, child);
 	e.ppid = BPF_CORE_READ(child, real_parent, tgid);
+	/* A child of a muted process runs the same image until it execs: muted too. Its
+	 * self_exec_id is its parent's, so the entry stays valid until then. */
+	m = bpf_map_lookup_elem(&osec_mute, &forker);
+	if (m) {
+		struct mute_val c = *m;
+
+		bpf_map_update_elem(&osec_mute, &e.hdr.tgid, &c, BPF_ANY);
+	}
 	e.start_boottime = BPF_CORE_READ(child, start_boottime);
 	emit(&e, sizeof(e), EVENT_FORK);
 	return 0;
@@ -219,6 +248,10 @@ static __always_inline int handle_exit(struct task_struct *task)
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
 	fill_header(&e.hdr, EVENT_EXIT, task);
+	if (bpf_map_lookup_elem(&osec_mute, &e.hdr.tgid)) {
+		e.hdr.flags |= EVENT_HDR_SUPPRESSED;
+		bpf_map_delete_elem(&osec_mute, &e.hdr.tgid);
+	}
 	e.ppid = BPF_CORE_READ(task, real_parent, tgid);
 	e.exit_code = BPF_CORE_READ(task, exit_code);
 	e.start_boottime = BPF_CORE_READ(task, group_leader, start_boottime);

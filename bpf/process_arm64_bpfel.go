@@ -13,6 +13,12 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type ProcessEventHdrFlags uint32
+
+const (
+	ProcessEventHdrFlagsEVENT_HDR_SUPPRESSED ProcessEventHdrFlags = 1
+)
+
 type ProcessEventHeader struct {
 	_     structs.HostLayout
 	Kind  uint8
@@ -112,11 +118,20 @@ type ProcessForkEvent struct {
 	StartBoottime uint64
 }
 
+type ProcessMuteVal struct {
+	_          structs.HostLayout
+	ExecId     uint64
+	Generation uint64
+	RuleId     uint32
+	Pad        uint32
+}
+
 type ProcessSensorStats struct {
-	_        structs.HostLayout
-	Sent     [16]uint64
-	Lost     [16]uint64
-	Filtered [16]uint64
+	_          structs.HostLayout
+	Sent       [16]uint64
+	Lost       [16]uint64
+	Filtered   [16]uint64
+	Suppressed [16]uint64
 }
 
 type ProcessTaskCreds struct {
@@ -138,27 +153,30 @@ type ProcessTaskCreds struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	ProcessMapOsecEvents      = "osec_events"
-	ProcessMapOsecExecBuf     = "osec_exec_buf"
-	ProcessMapOsecPrevCreds   = "osec_prev_creds"
-	ProcessMapOsecRbSeq       = "osec_rb_seq"
-	ProcessMapOsecStats       = "osec_stats"
-	ProcessProgOsecExecBtf    = "osec_exec_btf"
-	ProcessProgOsecExecRaw    = "osec_exec_raw"
-	ProcessProgOsecExecve     = "osec_execve"
-	ProcessProgOsecExecveat   = "osec_execveat"
-	ProcessProgOsecExitBtf    = "osec_exit_btf"
-	ProcessProgOsecExitRaw    = "osec_exit_raw"
-	ProcessProgOsecForkBtf    = "osec_fork_btf"
-	ProcessProgOsecForkRaw    = "osec_fork_raw"
-	ProcessProgOsecPrepBtf    = "osec_prep_btf"
-	ProcessProgOsecPrepRaw    = "osec_prep_raw"
-	ProcessVarArgsMax         = "args_max"
-	ProcessVarUnusedEventKind = "unused_event_kind"
-	ProcessVarUnusedExecFlags = "unused_exec_flags"
-	ProcessVarUnusedExitEvent = "unused_exit_event"
-	ProcessVarUnusedForkEvent = "unused_fork_event"
-	ProcessVarWakeupEvery     = "wakeup_every"
+	ProcessMapOsecEvents          = "osec_events"
+	ProcessMapOsecExecBuf         = "osec_exec_buf"
+	ProcessMapOsecMute            = "osec_mute"
+	ProcessMapOsecPrevCreds       = "osec_prev_creds"
+	ProcessMapOsecRbSeq           = "osec_rb_seq"
+	ProcessMapOsecStats           = "osec_stats"
+	ProcessProgOsecExecBtf        = "osec_exec_btf"
+	ProcessProgOsecExecRaw        = "osec_exec_raw"
+	ProcessProgOsecExecve         = "osec_execve"
+	ProcessProgOsecExecveat       = "osec_execveat"
+	ProcessProgOsecExitBtf        = "osec_exit_btf"
+	ProcessProgOsecExitRaw        = "osec_exit_raw"
+	ProcessProgOsecForkBtf        = "osec_fork_btf"
+	ProcessProgOsecForkRaw        = "osec_fork_raw"
+	ProcessProgOsecPrepBtf        = "osec_prep_btf"
+	ProcessProgOsecPrepRaw        = "osec_prep_raw"
+	ProcessVarArgsMax             = "args_max"
+	ProcessVarUnusedEventHdrFlags = "unused_event_hdr_flags"
+	ProcessVarUnusedEventKind     = "unused_event_kind"
+	ProcessVarUnusedExecFlags     = "unused_exec_flags"
+	ProcessVarUnusedExitEvent     = "unused_exit_event"
+	ProcessVarUnusedForkEvent     = "unused_fork_event"
+	ProcessVarUnusedMuteVal       = "unused_mute_val"
+	ProcessVarWakeupEvery         = "wakeup_every"
 )
 
 // LoadProcess returns the embedded CollectionSpec for Process.
@@ -221,6 +239,7 @@ type ProcessProgramSpecs struct {
 type ProcessMapSpecs struct {
 	OsecEvents    *ebpf.MapSpec `ebpf:"osec_events"`
 	OsecExecBuf   *ebpf.MapSpec `ebpf:"osec_exec_buf"`
+	OsecMute      *ebpf.MapSpec `ebpf:"osec_mute"`
 	OsecPrevCreds *ebpf.MapSpec `ebpf:"osec_prev_creds"`
 	OsecRbSeq     *ebpf.MapSpec `ebpf:"osec_rb_seq"`
 	OsecStats     *ebpf.MapSpec `ebpf:"osec_stats"`
@@ -230,12 +249,14 @@ type ProcessMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type ProcessVariableSpecs struct {
-	ArgsMax         *ebpf.VariableSpec `ebpf:"args_max"`
-	UnusedEventKind *ebpf.VariableSpec `ebpf:"unused_event_kind"`
-	UnusedExecFlags *ebpf.VariableSpec `ebpf:"unused_exec_flags"`
-	UnusedExitEvent *ebpf.VariableSpec `ebpf:"unused_exit_event"`
-	UnusedForkEvent *ebpf.VariableSpec `ebpf:"unused_fork_event"`
-	WakeupEvery     *ebpf.VariableSpec `ebpf:"wakeup_every"`
+	ArgsMax             *ebpf.VariableSpec `ebpf:"args_max"`
+	UnusedEventHdrFlags *ebpf.VariableSpec `ebpf:"unused_event_hdr_flags"`
+	UnusedEventKind     *ebpf.VariableSpec `ebpf:"unused_event_kind"`
+	UnusedExecFlags     *ebpf.VariableSpec `ebpf:"unused_exec_flags"`
+	UnusedExitEvent     *ebpf.VariableSpec `ebpf:"unused_exit_event"`
+	UnusedForkEvent     *ebpf.VariableSpec `ebpf:"unused_fork_event"`
+	UnusedMuteVal       *ebpf.VariableSpec `ebpf:"unused_mute_val"`
+	WakeupEvery         *ebpf.VariableSpec `ebpf:"wakeup_every"`
 }
 
 // ProcessObjects contains all objects after they have been loaded into the kernel.
@@ -260,6 +281,7 @@ func (o *ProcessObjects) Close() error {
 type ProcessMaps struct {
 	OsecEvents    *ebpf.Map `ebpf:"osec_events"`
 	OsecExecBuf   *ebpf.Map `ebpf:"osec_exec_buf"`
+	OsecMute      *ebpf.Map `ebpf:"osec_mute"`
 	OsecPrevCreds *ebpf.Map `ebpf:"osec_prev_creds"`
 	OsecRbSeq     *ebpf.Map `ebpf:"osec_rb_seq"`
 	OsecStats     *ebpf.Map `ebpf:"osec_stats"`
@@ -269,6 +291,7 @@ func (m *ProcessMaps) Close() error {
 	return _ProcessClose(
 		m.OsecEvents,
 		m.OsecExecBuf,
+		m.OsecMute,
 		m.OsecPrevCreds,
 		m.OsecRbSeq,
 		m.OsecStats,
@@ -279,12 +302,14 @@ func (m *ProcessMaps) Close() error {
 //
 // It can be passed to LoadProcessObjects or ebpf.CollectionSpec.LoadAndAssign.
 type ProcessVariables struct {
-	ArgsMax         *ebpf.Variable `ebpf:"args_max"`
-	UnusedEventKind *ebpf.Variable `ebpf:"unused_event_kind"`
-	UnusedExecFlags *ebpf.Variable `ebpf:"unused_exec_flags"`
-	UnusedExitEvent *ebpf.Variable `ebpf:"unused_exit_event"`
-	UnusedForkEvent *ebpf.Variable `ebpf:"unused_fork_event"`
-	WakeupEvery     *ebpf.Variable `ebpf:"wakeup_every"`
+	ArgsMax             *ebpf.Variable `ebpf:"args_max"`
+	UnusedEventHdrFlags *ebpf.Variable `ebpf:"unused_event_hdr_flags"`
+	UnusedEventKind     *ebpf.Variable `ebpf:"unused_event_kind"`
+	UnusedExecFlags     *ebpf.Variable `ebpf:"unused_exec_flags"`
+	UnusedExitEvent     *ebpf.Variable `ebpf:"unused_exit_event"`
+	UnusedForkEvent     *ebpf.Variable `ebpf:"unused_fork_event"`
+	UnusedMuteVal       *ebpf.Variable `ebpf:"unused_mute_val"`
+	WakeupEvery         *ebpf.Variable `ebpf:"wakeup_every"`
 }
 
 // ProcessPrograms contains all programs after they have been loaded into the kernel.

@@ -32,6 +32,16 @@ struct {
 	__type(value, struct sensor_stats);
 } osec_stats SEC(".maps");
 
+/* Processes muted by a policy's suppress rule, by tgid (policy.bpf.c writes an entry at the
+ * exec a rule matched; the process sensor copies it to forked children and deletes it at exit
+ * or when the process execs another image). LRU: a full map forgets a mute, never an event. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct mute_val);
+} osec_mute SEC(".maps");
+
 /* Per-CPU sequence numbers for the wakeup batching. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -60,19 +70,38 @@ static __always_inline __u64 submit_flags(void)
 	return BPF_RB_NO_WAKEUP;
 }
 
-/* emit copies size bytes of data into the ring buffer and counts the outcome for kind. */
+/* muted_family: the record kinds a muted process's events are dropped for in the kernel. Exec
+ * and exit records are still sent (flagged) for the process cache; forks only feed the cache;
+ * policy decisions on a muted process are always reported. */
+static __always_inline bool muted_family(__u8 kind)
+{
+	return kind == EVENT_FILE || kind == EVENT_NETWORK || kind == EVENT_PRIVILEGE || kind == EVENT_SECURITY;
+}
+
+/* emit copies size bytes of data (a record starting with struct event_header) into the ring
+ * buffer and counts the outcome for kind; an event of a muted process is dropped and counted. */
 static __always_inline void emit(void *data, __u64 size, __u8 kind)
 {
-	__u32 zero = 0;
+	struct event_header *hdr = data;
+	__u32 zero = 0, tgid = hdr->tgid;
 	struct sensor_stats *st = bpf_map_lookup_elem(&osec_stats, &zero);
-	long err = bpf_ringbuf_output(&osec_events, data, size, submit_flags());
+	long err;
 
+	if (muted_family(kind) && bpf_map_lookup_elem(&osec_mute, &tgid)) {
+		if (st && kind < EVENT_KIND_MAX)
+			st->suppressed[kind]++;
+		return;
+	}
+	err = bpf_ringbuf_output(&osec_events, data, size, submit_flags());
 	if (!st || kind >= EVENT_KIND_MAX)
 		return;
-	if (err)
+	if (err) {
 		st->lost[kind]++;
-	else
-		st->sent[kind]++;
+		return;
+	}
+	st->sent[kind]++;
+	if (hdr->flags & EVENT_HDR_SUPPRESSED)
+		st->suppressed[kind]++;
 }
 
 /* count_filtered counts an event of kind that an in-kernel filter dropped. */

@@ -15,6 +15,13 @@ enum event_kind {
 	EVENT_KIND_MAX = 16,
 };
 
+/* event_header.flags */
+enum event_hdr_flags {
+	/* The process is muted by a policy's suppress rule (osec_mute): set on its exec and exit
+	 * records, which still reach the process cache but become no log record. */
+	EVENT_HDR_SUPPRESSED = 1 << 0,
+};
+
 /* Every record starts with this header. ktime is CLOCK_BOOTTIME in ns. */
 struct event_header {
 	__u8 kind;
@@ -26,12 +33,24 @@ struct event_header {
 	__u32 tid;
 };
 
-/* Per-CPU counters by kind: records sent, records the ring buffer refused, and events the
- * in-kernel filters dropped on purpose. */
+/* Per-CPU counters by kind: records sent, records the ring buffer refused, events the
+ * in-kernel filters dropped on purpose, and events of muted processes (policy suppress rules):
+ * dropped in the kernel for the file, network, privilege and security families, sent flagged
+ * EVENT_HDR_SUPPRESSED for exec and exit. */
 struct sensor_stats {
 	__u64 sent[EVENT_KIND_MAX];
 	__u64 lost[EVENT_KIND_MAX];
 	__u64 filtered[EVENT_KIND_MAX];
+	__u64 suppressed[EVENT_KIND_MAX];
+};
+
+/* osec_mute value: a process a suppress rule muted at its exec. exec_id is the task's
+ * self_exec_id after that exec: an entry whose exec_id differs is a previous image's, stale. */
+struct mute_val {
+	__u64 exec_id;
+	__u64 generation; /* policy.Set.Generation of the rule */
+	__u32 rule_id;    /* policy.Rule.ID */
+	__u32 pad;
 };
 
 /* Bounds of the variable part of an exec record. */

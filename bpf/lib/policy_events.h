@@ -40,6 +40,7 @@ enum pol_action {
 	POL_ACT_DENY = 2,
 	POL_ACT_KILL = 3,
 	POL_ACT_SIGNAL = 4,
+	POL_ACT_SUPPRESS = 5, /* process.exec only: mute the process (osec_mute) */
 };
 
 enum pol_outcome {
@@ -51,6 +52,7 @@ enum pol_outcome {
 	POL_OUT_WOULD_KILL = 6,
 	POL_OUT_WOULD_SIGNAL = 7,
 	POL_OUT_SIGNAL_FAILED = 8, /* bpf_send_signal refused (e.g. the task is exiting) */
+	POL_OUT_WOULD_SUPPRESS = 9, /* a suppress rule in monitor mode (enforced ones write no record) */
 };
 
 /* pol_rule.flags */
@@ -137,6 +139,7 @@ struct pol_hdr {
 	struct pol_bits kill;          /* action kill (or deny with the kill fallback), enforce */
 	struct pol_bits signal;        /* action signal, enforce */
 	struct pol_bits any_touid;     /* privilege-change rules with no toUIDs selector */
+	struct pol_bits suppress;      /* action suppress, enforce (exec, at the tracepoint) */
 };
 
 /* osec_pol_active[0]: the generation (0 or 1) the programs read; on = 0 when no set applies. */
@@ -180,6 +183,7 @@ struct pol_stats {
 	__u64 truncated;
 	__u64 path_unmatchable;
 	__u64 args_truncated; /* command lines longer than POL_ARGS_BYTES (matched on their start) */
+	__u64 muted;          /* execs a suppress rule muted */
 };
 
 /* policy_event.flags */

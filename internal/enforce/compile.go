@@ -338,7 +338,14 @@ func chooseHook(r *policy.Rule, hooks map[Hook]bool) (h Hook, killFallback bool,
 		}
 		return 0, false, fmt.Errorf("audit on %s: no hook on this kernel evaluates it (BPF LSM is not active)", r.Event)
 	case policy.ActionSuppress:
-		return 0, false, errors.New("action suppress is not implemented by the kernel side yet")
+		// Marked at sched_process_exec, once the exec succeeded (see mute in policy.bpf.c).
+		if r.Event != policy.EventExec {
+			return 0, false, fmt.Errorf("suppress on %s: suppress applies to %s rules only (it mutes the process the exec starts)", r.Event, policy.EventExec)
+		}
+		if hooks[HookExecTP] {
+			return HookExecTP, false, nil
+		}
+		return 0, false, errors.New("suppress on process.exec: needs tp_btf/sched_process_exec, which this kernel does not offer")
 	}
 	return 0, false, fmt.Errorf("unknown action %q", r.Action)
 }
@@ -412,6 +419,11 @@ func (s *state) add(i int, r *policy.Rule, hooks map[Hook]bool) error {
 		kr.Action = uint8(bpf.PolicyPolActionPOL_ACT_KILL)
 		if !monitor {
 			set(&s.hdr.Kill, i)
+		}
+	case policy.ActionSuppress:
+		kr.Action = uint8(bpf.PolicyPolActionPOL_ACT_SUPPRESS)
+		if !monitor {
+			set(&s.hdr.Suppress, i) // no record: the process is muted (monitor: would_suppress)
 		}
 	case policy.ActionSignal:
 		kr.Action = uint8(bpf.PolicyPolActionPOL_ACT_SIGNAL)

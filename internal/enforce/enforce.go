@@ -41,6 +41,7 @@ type Options struct {
 type Enforcer struct {
 	logger      *zap.Logger
 	coll        *ebpf.Collection
+	mute        *ebpf.Map                // the sensors' osec_mute (processes muted by suppress rules)
 	inner       map[string]*ebpf.MapSpec // inner map specs of the per-generation arrays of maps
 	links       []link.Link
 	attachments []sensor.Attachment // guarded by mu once Load returned (lazy hooks add to it)
@@ -244,6 +245,7 @@ func Load(s *sensor.Sensors, caps sensor.Capabilities, opts Options) (_ *Enforce
 		}
 		e.inner[name] = ms.InnerMap.Copy()
 	}
+	e.mute = shared["osec_mute"]
 	e.coll, err = ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: shared})
 	if err != nil {
 		var verr *ebpf.VerifierError
@@ -475,7 +477,63 @@ func (e *Enforcer) install(st *state, cg map[uint64]bpf.PolicyPolCgroup) error {
 	}
 	e.sets.Store(st.set.Generation, st)
 	e.active, e.on = slot, true
+	e.pruneMutes(st)
 	return nil
+}
+
+// pruneMutes unmutes the processes muted by a suppress rule the set st no longer has (by rule
+// name: a process muted by a rule that stays stays muted). Processes already running are not
+// muted by a new rule: a rule mutes at exec. With st nil, every process is unmuted.
+func (e *Enforcer) pruneMutes(st *state) {
+	m := e.mute
+	if m == nil {
+		return
+	}
+	keep := map[string]uint32{} // rule name -> its id in st
+	if st != nil {
+		for i := range st.set.Rules {
+			r := &st.set.Rules[i]
+			if r.Action == policy.ActionSuppress && r.Mode != policy.ModeMonitor {
+				keep[r.SecurityRuleName()] = r.ID
+			}
+		}
+	}
+	var (
+		tgid  uint32
+		v     bpf.ProcessMuteVal
+		stale []uint32
+		moved = map[uint32]bpf.ProcessMuteVal{}
+	)
+	it := m.Iterate()
+	for it.Next(&tgid, &v) {
+		if st != nil && v.Generation == st.set.Generation {
+			continue
+		}
+		if old, ok := e.sets.Load(v.Generation); ok && st != nil {
+			if rs := old.(*state).set.Rules; v.RuleId >= 1 && int(v.RuleId) <= len(rs) {
+				if id, ok := keep[rs[v.RuleId-1].SecurityRuleName()]; ok {
+					v.Generation, v.RuleId = st.set.Generation, id // the same rule in the new set
+					moved[tgid] = v
+					continue
+				}
+			}
+		}
+		stale = append(stale, tgid)
+	}
+	if err := it.Err(); err != nil {
+		e.logger.Warn("Could not read the muted processes", zap.Error(err))
+	}
+	for k, v := range moved {
+		// UpdateExist: the process may have exited (and its entry gone) meanwhile.
+		if err := m.Update(k, v, ebpf.UpdateExist); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			e.logger.Warn("Could not keep a process muted", zap.Uint32("pid", k), zap.Error(err))
+		}
+	}
+	for _, k := range stale {
+		if err := m.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			e.logger.Warn("Could not unmute a process", zap.Uint32("pid", k), zap.Error(err))
+		}
+	}
 }
 
 func closeAll(m map[string]*ebpf.Map) {
@@ -776,6 +834,7 @@ func (e *Enforcer) Close() error {
 	err := e.Detach()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.pruneMutes(nil) // no policy, no muted process
 	for i := range e.innerFDs {
 		closeAll(e.innerFDs[i])
 		e.innerFDs[i] = nil

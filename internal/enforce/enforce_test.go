@@ -43,7 +43,14 @@ type env struct {
 	reader   *ringbuf.Reader
 	mu       sync.Mutex
 	records  []sensor.Decision
+	others   []sensorRecord // exec, exit and file records, with keepOthers
 	readDone chan struct{}
+}
+
+// sensorRecord is what the tests look at of a sensor's record.
+type sensorRecord struct {
+	sensor.Header
+	Path string // exec: the executable; file: the path
 }
 
 func newEnv(t testing.TB) *env {
@@ -54,6 +61,18 @@ func newEnv(t testing.TB) *env {
 // the reader, for the tests' latency) is the ring buffer's wakeup batching.
 func newEnvWith(t testing.TB, opts Options, wakeupEvery ...uint32) *env {
 	t.Helper()
+	wakeup := uint32(1)
+	if len(wakeupEvery) > 0 {
+		wakeup = wakeupEvery[0]
+	}
+	return newEnvSensors(t, opts, sensor.Options{WakeupEvery: wakeup}, false)
+}
+
+// newEnvSensors loads the sensors of so (hook, ring buffer and argument size filled in) and the
+// enforcer, in the receiver's order: the enforcer attaches before the sensors do. keepOthers
+// keeps exec, exit and file records too.
+func newEnvSensors(t testing.TB, opts Options, so sensor.Options, keepOthers bool) *env {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to load BPF programs")
 	}
@@ -61,21 +80,21 @@ func newEnvWith(t testing.TB, opts Options, wakeupEvery ...uint32) *env {
 	require.NoError(t, err)
 	require.NoError(t, f.Require())
 	caps := sensor.CapabilitiesOf(f)
-	wakeup := uint32(1)
-	if len(wakeupEvery) > 0 {
-		wakeup = wakeupEvery[0]
+	so.ProcessHook, so.RingBufferSize, so.ArgsMaxBytes = sensor.HookAuto, 1<<22, 256
+	var enf *Enforcer
+	so.BeforeAttach = func(s *sensor.Sensors) (err error) {
+		enf, err = Load(s, caps, opts)
+		return err
 	}
-	s, err := sensor.Load(sensor.Options{ProcessHook: sensor.HookAuto, RingBufferSize: 1 << 22, WakeupEvery: wakeup, ArgsMaxBytes: 256}, caps)
+	s, err := sensor.Load(so, caps)
+	if err != nil && enf != nil {
+		enf.Close()
+	}
 	require.NoError(t, err)
-	enf, err := Load(s, caps, opts)
-	if err != nil {
-		s.Close()
-		require.NoError(t, err)
-	}
 	rd, err := ringbuf.NewReader(s.Events())
 	require.NoError(t, err)
 	e := &env{caps: caps, sensors: s, enf: enf, reader: rd, readDone: make(chan struct{})}
-	go e.read()
+	go e.read(keepOthers)
 	t.Cleanup(func() {
 		st, err := s.Stats()
 		if assert.NoError(t, err) {
@@ -90,14 +109,46 @@ func newEnvWith(t testing.TB, opts Options, wakeupEvery ...uint32) *env {
 	return e
 }
 
-func (e *env) read() {
+func (e *env) read(keepOthers bool) {
 	defer close(e.readDone)
-	var rec ringbuf.Record
+	var (
+		rec  ringbuf.Record
+		exec sensor.Exec
+		exit sensor.Exit
+		file sensor.File
+	)
 	for {
 		if err := e.reader.ReadInto(&rec); err != nil {
 			return
 		}
-		if k, err := sensor.PeekKind(rec.RawSample); err != nil || k != sensor.KindPolicy {
+		k, err := sensor.PeekKind(rec.RawSample)
+		if err != nil {
+			panic(err)
+		}
+		if k != sensor.KindPolicy {
+			if !keepOthers {
+				continue
+			}
+			var r sensorRecord
+			switch k {
+			case sensor.KindExec:
+				err = sensor.DecodeExec(rec.RawSample, &exec)
+				r = sensorRecord{Header: exec.Header, Path: exec.Image.Executable}
+			case sensor.KindExit:
+				err = sensor.DecodeExit(rec.RawSample, &exit)
+				r = sensorRecord{Header: exit.Header}
+			case sensor.KindFile:
+				err = sensor.DecodeFile(rec.RawSample, &file)
+				r = sensorRecord{Header: file.Header, Path: file.Path}
+			default:
+				continue
+			}
+			if err != nil {
+				panic(err)
+			}
+			e.mu.Lock()
+			e.others = append(e.others, r)
+			e.mu.Unlock()
 			continue
 		}
 		var d sensor.Decision

@@ -36,9 +36,9 @@ func TestCompileEveryField(t *testing.T) {
 			Protocol: "tcp",
 		},
 		{
-			ID: 3, Policy: "cluster-guard", Name: "quiet-listen", Source: "testdata/full.yaml#2",
-			Event: EventListen, Action: ActionSuppress, Mode: ModeMonitor,
-			Ports: []PortRange{{8080, 8080}},
+			ID: 3, Policy: "cluster-guard", Name: "quiet-probes", Source: "testdata/full.yaml#2",
+			Event: EventExec, Action: ActionSuppress, Mode: ModeMonitor,
+			Binary: Match{Exact: []string{"/usr/local/bin/healthcheck"}},
 		},
 		{
 			ID: 4, Policy: "cluster-guard", Name: "root-shells", Source: "testdata/full.yaml#2",
@@ -250,6 +250,15 @@ func TestErrors(t *testing.T) {
 			`x.yaml: document 1 (RuntimePolicy "p"): spec.rules[3].selectors.uids[1]: must be between 0 and 4294967294; got 4294967295`,
 			`x.yaml: document 1 (RuntimePolicy "p"): spec.rules[3].selectors.capabilities[1]: unknown capability "CAP_FLY" (names such as CAP_SYS_ADMIN or SYS_ADMIN)`,
 			`x.yaml: document 1 (RuntimePolicy "p"): spec.rules[3].selectors.capabilities[2]: unknown capability "sys_admin" (names such as CAP_SYS_ADMIN or SYS_ADMIN)`,
+		}},
+		{"suppress on another event", head + `    - name: quiet-opens
+      event: file
+      action: suppress
+      selectors:
+        paths:
+          prefix: [/proc/]
+`, []string{
+			`x.yaml: document 1 (RuntimePolicy "p"): spec.rules[0].action: suppress applies to process.exec rules only (it mutes the process the exec starts: its later events are dropped in the kernel); got event file`,
 		}},
 		{"workloads", head + `    - name: a
       event: process.exec

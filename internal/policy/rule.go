@@ -33,7 +33,7 @@ const (
 	ActionDeny     Action = "deny"     // the operation fails with EPERM
 	ActionKill     Action = "kill"     // SIGKILL the process
 	ActionSignal   Action = "signal"   // send Rule.Signal to the process
-	ActionSuppress Action = "suppress" // drop the event in the kernel
+	ActionSuppress Action = "suppress" // process.exec: mute the process (its events are dropped in the kernel)
 )
 
 // Mode says whether a rule's action is carried out.

@@ -154,6 +154,9 @@ func (v *validator) rule(field string, rs *RuleSpec, mode Mode) (Rule, bool) {
 	default:
 		v.bad(field+".action", "must be audit, deny, kill, signal or suppress; got %q", rs.Action)
 	}
+	if r.Action == ActionSuppress && r.Event != EventExec && slices.Contains(events, r.Event) {
+		v.bad(field+".action", "suppress applies to %s rules only (it mutes the process the exec starts: its later events are dropped in the kernel); got event %s", EventExec, r.Event)
+	}
 	if rs.Signal != "" && r.Action != ActionSignal {
 		v.bad(field+".signal", "is only for action signal (action is %q)", rs.Action)
 	}

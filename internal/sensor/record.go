@@ -64,6 +64,9 @@ type Header struct {
 	KTime uint64 // CLOCK_BOOTTIME ns
 	TGID  uint32
 	TID   uint32
+	// Suppressed: the process is muted by a policy's suppress rule. Set on exec and exit
+	// records, which feed the process cache but are not emitted.
+	Suppressed bool
 }
 
 // Exec is a decoded exec record.
@@ -130,7 +133,8 @@ func view[T any](raw []byte) (*T, error) {
 }
 
 func header(h *bpf.ProcessEventHeader) Header {
-	return Header{Kind: Kind(h.Kind), CPU: h.Cpu, KTime: h.Ktime, TGID: h.Tgid, TID: h.Tid}
+	return Header{Kind: Kind(h.Kind), CPU: h.Cpu, KTime: h.Ktime, TGID: h.Tgid, TID: h.Tid,
+		Suppressed: h.Flags&uint16(bpf.ProcessEventHdrFlagsEVENT_HDR_SUPPRESSED) != 0}
 }
 
 func creds(c *bpf.ProcessTaskCreds) proctree.Creds {

@@ -52,6 +52,13 @@ type Options struct {
 	File      FileOptions
 	Network   NetworkOptions
 	Privilege PrivilegeOptions
+
+	// BeforeAttach, when set, is called once the shared maps exist and before any sensor
+	// program is attached. The policy enforcer loads there: programs attached to one
+	// tracepoint run in the order they were attached, and the enforcer's exec program must run
+	// before the process sensor's (a suppress rule marks the process the exec record is then
+	// flagged for). When it fails, Load fails.
+	BeforeAttach func(*Sensors) error
 }
 
 // ArgsMaxBytesLimit is the compile-time bound of Options.ArgsMaxBytes.
@@ -114,7 +121,7 @@ type Sensors struct {
 }
 
 // sharedMaps are declared by bpf/lib/common.h in every object; one instance serves them all.
-var sharedMaps = []string{"osec_events", "osec_stats", "osec_rb_seq"}
+var sharedMaps = []string{"osec_events", "osec_stats", "osec_rb_seq", "osec_mute"}
 
 // programs of the process sensor, by hook.
 var processPrograms = map[Hook]struct{ exec, fork, exit, prepare string }{
@@ -233,6 +240,11 @@ func loadProcess(s *Sensors, caps Capabilities) error {
 	if err != nil {
 		return err
 	}
+	if s.opts.BeforeAttach != nil {
+		if err := s.opts.BeforeAttach(s); err != nil {
+			return err
+		}
+	}
 	for _, a := range []struct{ event, prog, point string }{
 		{"process.exec", progs.exec, "sched_process_exec"},
 		{"process.fork", progs.fork, "sched_process_fork"},
@@ -316,16 +328,23 @@ func (s *Sensors) Stats() (Stats, error) {
 			st.Sent[k] += c.Sent[k]
 			st.Lost[k] += c.Lost[k]
 			st.Filtered[k] += c.Filtered[k]
+			st.Suppressed[k] += c.Suppressed[k]
 		}
 	}
 	return st, nil
 }
 
 // Stats are kernel-side counters indexed by Kind: records sent, records the full ring buffer
-// refused, events the in-kernel filters dropped.
+// refused, events the in-kernel filters dropped, and events of processes a policy's suppress
+// rule muted (dropped for the file, network, privilege and security kinds; for exec and exit,
+// sent flagged and also counted in Sent).
 type Stats struct {
-	Sent, Lost, Filtered [NumKinds]uint64
+	Sent, Lost, Filtered, Suppressed [NumKinds]uint64
 }
+
+// Mute is the map of processes muted by policy suppress rules (tgid -> bpf.ProcessMuteVal),
+// shared by every sensor object and the policy enforcer.
+func (s *Sensors) Mute() *ebpf.Map { return s.shared["osec_mute"] }
 
 // ProgramIDs returns the ids of the loaded programs (for leak checks and bpf_stats).
 func (s *Sensors) ProgramIDs() map[string]ebpf.ProgramID {

@@ -123,12 +123,14 @@ var (
 	policyActions = map[uint8]string{
 		uint8(bpf.PolicyPolActionPOL_ACT_AUDIT): string(policy.ActionAudit), uint8(bpf.PolicyPolActionPOL_ACT_DENY): string(policy.ActionDeny),
 		uint8(bpf.PolicyPolActionPOL_ACT_KILL): string(policy.ActionKill), uint8(bpf.PolicyPolActionPOL_ACT_SIGNAL): string(policy.ActionSignal),
+		uint8(bpf.PolicyPolActionPOL_ACT_SUPPRESS): string(policy.ActionSuppress),
 	}
 	policyOutcomes = map[uint8]string{
 		uint8(bpf.PolicyPolOutcomePOL_OUT_AUDITED): "audited", uint8(bpf.PolicyPolOutcomePOL_OUT_DENIED): "denied",
 		uint8(bpf.PolicyPolOutcomePOL_OUT_KILLED): "killed", uint8(bpf.PolicyPolOutcomePOL_OUT_SIGNALED): "signaled",
 		uint8(bpf.PolicyPolOutcomePOL_OUT_WOULD_DENY): "would_deny", uint8(bpf.PolicyPolOutcomePOL_OUT_WOULD_KILL): "would_kill",
 		uint8(bpf.PolicyPolOutcomePOL_OUT_WOULD_SIGNAL): "would_signal", uint8(bpf.PolicyPolOutcomePOL_OUT_SIGNAL_FAILED): "signal_failed",
+		uint8(bpf.PolicyPolOutcomePOL_OUT_WOULD_SUPPRESS): "would_suppress",
 	}
 	policyHookEvents = map[enforce.Hook]policy.Event{
 		enforce.HookExecLSM: policy.EventExec, enforce.HookExecTP: policy.EventExec, enforce.HookFileLSM: policy.EventFile,

@@ -267,3 +267,55 @@ func (plainComponent) Start(context.Context, component.Host) error { return nil 
 func (plainComponent) Shutdown(context.Context) error              { return nil }
 
 func (extHost) asComponent() component.Component { return plainComponent{} }
+
+// TestPolicySuppress: a suppress rule mutes the shell it matches: no process.exec or
+// process.exit log record for it, the kernel's suppressed counter as a metric, and a child it
+// starts still has the muted shell as its parent (the exec record reached the process cache).
+func TestPolicySuppress(t *testing.T) {
+	src := &testSource{}
+	h := startPolicyHarness(t, src)
+	r := h.receiver()
+	require.NotNil(t, r.enforcer)
+	hooks := map[enforce.Hook]bool{}
+	for _, hk := range r.enforcer.Hooks() {
+		hooks[hk] = true
+	}
+	if !hooks[enforce.HookExecTP] {
+		t.Skip("this kernel has no tp_btf: suppress rules are refused (they need tp_btf/sched_process_exec)")
+	}
+	dir := t.TempDir()
+	sh := copyBinary(t, "/bin/sh", dir)
+	truePath, err := filepath.EvalSymlinks("/bin/true")
+	require.NoError(t, err)
+	quiet := policy.Rule{ID: 1, Policy: "noise", Name: "quiet-probe", Source: "test.yaml#0", Event: policy.EventExec,
+		Action: policy.ActionSuppress, Mode: policy.ModeEnforce, Binary: policy.Match{Exact: []string{sh}}}
+	require.NoError(t, src.publish(&policy.Set{Generation: 1, Rules: []policy.Rule{quiet}}))
+
+	// The muted shell runs true in a child (two commands: the shell forks, then exits itself).
+	cmd := exec.Command(sh, "-c", truePath+"; exit 0")
+	require.NoError(t, cmd.Run())
+	pid := cmd.Process.Pid
+	var child event
+	require.Eventually(t, func() bool {
+		for _, e := range h.events() {
+			if e.rec.EventName() == schema.EventProcessExec && e.int(schema.ProcessParentPID) == int64(pid) {
+				child = e
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond, "no process.exec of the muted shell's child")
+	assert.Equal(t, truePath, child.str(schema.ProcessExecutablePath))
+	assert.Equal(t, sh, child.str(schema.ParentExecutablePath), "the cache knows the muted shell")
+	// A later process's exit is handled after the shell's records (one ring buffer, in order).
+	after := exec.Command(truePath)
+	require.NoError(t, after.Run())
+	h.await(schema.EventProcessExit, after.Process.Pid)
+	assert.Empty(t, h.find(schema.EventProcessExec, pid), "the muted shell's exec is not emitted")
+	assert.Empty(t, h.find(schema.EventProcessExit, pid), "the muted shell's exit is not emitted")
+	assert.Empty(t, h.find(schema.EventPolicyDecision, pid), "suppress writes no decision")
+	require.Eventually(t, func() bool {
+		return metricSum(h, "otelsec.kernel.records.suppressed", "process.exec") >= 1 &&
+			metricSum(h, "otelsec.kernel.records.suppressed", "process.exit") >= 1
+	}, 10*time.Second, 50*time.Millisecond, "otelsec.kernel.records.suppressed")
+}

@@ -102,6 +102,9 @@ func (r *ebpfReceiver) start(_ context.Context, host component.Host) (err error)
 		return fmt.Errorf("ebpfsecurity: %w", err)
 	}
 
+	// The policy enforcer loads and attaches before the sensors attach: its exec program must
+	// run before the process sensor's (sensor.Options.BeforeAttach).
+	policyStarted := false
 	r.sensors, err = sensor.Load(sensor.Options{
 		ProcessHook:    sensor.Hook(r.cfg.Process.Hook),
 		RingBufferSize: uint32(r.cfg.RingBuffer.Size),
@@ -110,7 +113,21 @@ func (r *ebpfReceiver) start(_ context.Context, host component.Host) (err error)
 		File:           r.cfg.File.options(),
 		Network:        r.cfg.Network.options(),
 		Privilege:      r.cfg.Privilege.options(),
+		BeforeAttach: func(s *sensor.Sensors) error {
+			r.sensors = s
+			if err := r.startPolicy(host); err != nil {
+				return err
+			}
+			policyStarted = true
+			return nil
+		},
 	}, sensor.CapabilitiesOf(r.features))
+	defer func() {
+		if err != nil && policyStarted {
+			_ = r.stopPolicy()
+			_ = r.closePolicy()
+		}
+	}()
 	if err != nil {
 		return fmt.Errorf("ebpfsecurity: %w", err)
 	}
@@ -124,16 +141,6 @@ func (r *ebpfReceiver) start(_ context.Context, host component.Host) (err error)
 	for _, f := range r.sensors.NetworkFallbacks() {
 		r.logger.Warn("The kernel refused a preferred network hook; the sensor uses a fallback", zap.String("reason", f))
 	}
-
-	if err := r.startPolicy(host); err != nil {
-		return fmt.Errorf("ebpfsecurity: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = r.stopPolicy()
-			_ = r.closePolicy()
-		}
-	}()
 
 	if r.reader, err = ringbuf.NewReader(r.sensors.Events()); err != nil {
 		return fmt.Errorf("ebpfsecurity: open ring buffer: %w", err)

@@ -75,6 +75,9 @@ func (r *ebpfReceiver) handle1(raw []byte, b *batch, m *mapper, exec *sensor.Exe
 				*img = exec.Image
 				img.Container = container.FromCgroupPath(img.Cgroup)
 				p := r.cache.Exec(exec.TGID, exec.PPID, exec.VPID, exec.KTime, exec.StartBoottime, img)
+				if exec.Suppressed { // muted by a suppress rule: the cache only (the kernel counts it)
+					return
+				}
 				m.exec(b.record(img.Container), exec, p)
 				r.emitted.inc(schemaExec)
 			}
@@ -85,7 +88,7 @@ func (r *ebpfReceiver) handle1(raw []byte, b *batch, m *mapper, exec *sensor.Exe
 		case sensor.KindExit:
 			if err = sensor.DecodeExit(raw, exit); err == nil {
 				p, dup := r.cache.Exit(exit.TGID, exit.StartBoottime)
-				if dup {
+				if dup || exit.Suppressed {
 					return
 				}
 				var c container.Info
@@ -219,6 +222,7 @@ func (r *ebpfReceiver) emitMetrics(ctx context.Context, mb *metadata.MetricsBuil
 			mb.RecordOtelsecKernelRecordsDataPoint(now, int64(st.Sent[k]), k.String())
 			mb.RecordOtelsecKernelRecordsLostDataPoint(now, int64(st.Lost[k]), k.String())
 			mb.RecordOtelsecKernelRecordsFilteredDataPoint(now, int64(st.Filtered[k]), k.String())
+			mb.RecordOtelsecKernelRecordsSuppressedDataPoint(now, int64(st.Suppressed[k]), k.String())
 		}
 	} else {
 		r.logger.Warn("Reading the kernel's counters failed", zap.Error(err))

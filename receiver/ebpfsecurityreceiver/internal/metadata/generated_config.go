@@ -201,6 +201,54 @@ func (ms *OtelsecKernelRecordsLostMetricConfig) Validate() error {
 	return nil
 }
 
+// OtelsecKernelRecordsSuppressedMetricAttributeKey specifies the key of an attribute for the otelsec.kernel.records.suppressed metric.
+type OtelsecKernelRecordsSuppressedMetricAttributeKey string
+
+const (
+	OtelsecKernelRecordsSuppressedMetricAttributeKeyEventName OtelsecKernelRecordsSuppressedMetricAttributeKey = "otelsec.event.name"
+)
+
+// OtelsecKernelRecordsSuppressedMetricConfig provides config for the otelsec.kernel.records.suppressed metric.
+type OtelsecKernelRecordsSuppressedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                             `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []OtelsecKernelRecordsSuppressedMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *OtelsecKernelRecordsSuppressedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *OtelsecKernelRecordsSuppressedMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case OtelsecKernelRecordsSuppressedMetricAttributeKeyEventName:
+		default:
+			return fmt.Errorf("metric otelsec.kernel.records.suppressed doesn't have an attribute %v, valid attributes: [otelsec.event.name]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // OtelsecPolicyDecisionsRateLimitedMetricConfig provides config for the otelsec.policy.decisions.rate_limited metric.
 type OtelsecPolicyDecisionsRateLimitedMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
@@ -501,6 +549,7 @@ type MetricsConfig struct {
 	OtelsecKernelRecords              OtelsecKernelRecordsMetricConfig              `mapstructure:"otelsec.kernel.records"`
 	OtelsecKernelRecordsFiltered      OtelsecKernelRecordsFilteredMetricConfig      `mapstructure:"otelsec.kernel.records.filtered"`
 	OtelsecKernelRecordsLost          OtelsecKernelRecordsLostMetricConfig          `mapstructure:"otelsec.kernel.records.lost"`
+	OtelsecKernelRecordsSuppressed    OtelsecKernelRecordsSuppressedMetricConfig    `mapstructure:"otelsec.kernel.records.suppressed"`
 	OtelsecPolicyDecisionsRateLimited OtelsecPolicyDecisionsRateLimitedMetricConfig `mapstructure:"otelsec.policy.decisions.rate_limited"`
 	OtelsecPolicyLimits               OtelsecPolicyLimitsMetricConfig               `mapstructure:"otelsec.policy.limits"`
 	OtelsecPolicyRules                OtelsecPolicyRulesMetricConfig                `mapstructure:"otelsec.policy.rules"`
@@ -533,6 +582,11 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []OtelsecKernelRecordsLostMetricAttributeKey{OtelsecKernelRecordsLostMetricAttributeKeyEventName},
+		},
+		OtelsecKernelRecordsSuppressed: OtelsecKernelRecordsSuppressedMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []OtelsecKernelRecordsSuppressedMetricAttributeKey{OtelsecKernelRecordsSuppressedMetricAttributeKeyEventName},
 		},
 		OtelsecPolicyDecisionsRateLimited: OtelsecPolicyDecisionsRateLimitedMetricConfig{
 			Enabled: true,

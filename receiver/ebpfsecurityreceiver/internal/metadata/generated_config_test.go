@@ -46,6 +46,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []OtelsecKernelRecordsLostMetricAttributeKey{OtelsecKernelRecordsLostMetricAttributeKeyEventName},
 					},
+					OtelsecKernelRecordsSuppressed: OtelsecKernelRecordsSuppressedMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []OtelsecKernelRecordsSuppressedMetricAttributeKey{OtelsecKernelRecordsSuppressedMetricAttributeKeyEventName},
+					},
 					OtelsecPolicyDecisionsRateLimited: OtelsecPolicyDecisionsRateLimitedMetricConfig{
 						Enabled: true,
 					},
@@ -113,6 +118,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []OtelsecKernelRecordsLostMetricAttributeKey{OtelsecKernelRecordsLostMetricAttributeKeyEventName},
 					},
+					OtelsecKernelRecordsSuppressed: OtelsecKernelRecordsSuppressedMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []OtelsecKernelRecordsSuppressedMetricAttributeKey{OtelsecKernelRecordsSuppressedMetricAttributeKeyEventName},
+					},
 					OtelsecPolicyDecisionsRateLimited: OtelsecPolicyDecisionsRateLimitedMetricConfig{
 						Enabled: false,
 					},
@@ -160,7 +170,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(OtelsecEventsMetricConfig{}, OtelsecKernelRecordsMetricConfig{}, OtelsecKernelRecordsFilteredMetricConfig{}, OtelsecKernelRecordsLostMetricConfig{}, OtelsecPolicyDecisionsRateLimitedMetricConfig{}, OtelsecPolicyLimitsMetricConfig{}, OtelsecPolicyRulesMetricConfig{}, OtelsecPolicySetsMetricConfig{}, OtelsecProcessCacheEvictionsMetricConfig{}, OtelsecProcessCacheReapedMetricConfig{}, OtelsecProcessCacheSizeMetricConfig{}, OtelsecRecordsInvalidMetricConfig{}, OtelsecSensorHooksMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(OtelsecEventsMetricConfig{}, OtelsecKernelRecordsMetricConfig{}, OtelsecKernelRecordsFilteredMetricConfig{}, OtelsecKernelRecordsLostMetricConfig{}, OtelsecKernelRecordsSuppressedMetricConfig{}, OtelsecPolicyDecisionsRateLimitedMetricConfig{}, OtelsecPolicyLimitsMetricConfig{}, OtelsecPolicyRulesMetricConfig{}, OtelsecPolicySetsMetricConfig{}, OtelsecProcessCacheEvictionsMetricConfig{}, OtelsecProcessCacheReapedMetricConfig{}, OtelsecProcessCacheSizeMetricConfig{}, OtelsecRecordsInvalidMetricConfig{}, OtelsecSensorHooksMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -209,6 +219,18 @@ func TestOtelsecKernelRecordsLostMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric otelsec.kernel.records.lost doesn't have an attribute invalid, valid attributes: [otelsec.event.name]")
 
 	cfg = DefaultMetricsConfig().OtelsecKernelRecordsLost
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestOtelsecKernelRecordsSuppressedMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().OtelsecKernelRecordsSuppressed
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []OtelsecKernelRecordsSuppressedMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric otelsec.kernel.records.suppressed doesn't have an attribute invalid, valid attributes: [otelsec.event.name]")
+
+	cfg = DefaultMetricsConfig().OtelsecKernelRecordsSuppressed
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

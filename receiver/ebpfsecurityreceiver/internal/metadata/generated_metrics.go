@@ -92,6 +92,10 @@ var MetricsInfo = metricsInfo{
 		Name:       "otelsec.kernel.records.lost",
 		Attributes: []string{"event_name"},
 	},
+	OtelsecKernelRecordsSuppressed: metricInfo{
+		Name:       "otelsec.kernel.records.suppressed",
+		Attributes: []string{"event_name"},
+	},
 	OtelsecPolicyDecisionsRateLimited: metricInfo{
 		Name: "otelsec.policy.decisions.rate_limited",
 	},
@@ -130,6 +134,7 @@ type metricsInfo struct {
 	OtelsecKernelRecords              metricInfo
 	OtelsecKernelRecordsFiltered      metricInfo
 	OtelsecKernelRecordsLost          metricInfo
+	OtelsecKernelRecordsSuppressed    metricInfo
 	OtelsecPolicyDecisionsRateLimited metricInfo
 	OtelsecPolicyLimits               metricInfo
 	OtelsecPolicyRules                metricInfo
@@ -502,6 +507,97 @@ func (m *metricOtelsecKernelRecordsLost) emit(metrics pmetric.MetricSlice) {
 
 func newMetricOtelsecKernelRecordsLost(cfg OtelsecKernelRecordsLostMetricConfig) metricOtelsecKernelRecordsLost {
 	m := metricOtelsecKernelRecordsLost{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricOtelsecKernelRecordsSuppressed struct {
+	data          pmetric.Metric                             // data buffer for generated metric.
+	config        OtelsecKernelRecordsSuppressedMetricConfig // metric config provided by user.
+	capacity      int                                        // max observed number of data points added to the metric.
+	aggDataPoints []int64                                    // slice containing number of aggregated datapoints at each index
+}
+
+// init fills otelsec.kernel.records.suppressed metric with initial data.
+func (m *metricOtelsecKernelRecordsSuppressed) init() {
+	m.data.SetName("otelsec.kernel.records.suppressed")
+	m.data.SetDescription("Events of processes muted by a policy's suppress rule, by record kind: file, network, privilege and security events are dropped in the kernel; exec and exit records still reach the process cache (and are counted in otelsec.kernel.records) but become no log record.")
+	m.data.SetUnit("{record}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricOtelsecKernelRecordsSuppressed) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, eventNameAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, OtelsecKernelRecordsSuppressedMetricAttributeKeyEventName) {
+		dp.Attributes().PutStr("otelsec.event.name", eventNameAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricOtelsecKernelRecordsSuppressed) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricOtelsecKernelRecordsSuppressed) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricOtelsecKernelRecordsSuppressed(cfg OtelsecKernelRecordsSuppressedMetricConfig) metricOtelsecKernelRecordsSuppressed {
+	m := metricOtelsecKernelRecordsSuppressed{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -1148,6 +1244,7 @@ type MetricsBuilder struct {
 	metricOtelsecKernelRecords              metricOtelsecKernelRecords
 	metricOtelsecKernelRecordsFiltered      metricOtelsecKernelRecordsFiltered
 	metricOtelsecKernelRecordsLost          metricOtelsecKernelRecordsLost
+	metricOtelsecKernelRecordsSuppressed    metricOtelsecKernelRecordsSuppressed
 	metricOtelsecPolicyDecisionsRateLimited metricOtelsecPolicyDecisionsRateLimited
 	metricOtelsecPolicyLimits               metricOtelsecPolicyLimits
 	metricOtelsecPolicyRules                metricOtelsecPolicyRules
@@ -1186,6 +1283,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricOtelsecKernelRecords:              newMetricOtelsecKernelRecords(mbc.Metrics.OtelsecKernelRecords),
 		metricOtelsecKernelRecordsFiltered:      newMetricOtelsecKernelRecordsFiltered(mbc.Metrics.OtelsecKernelRecordsFiltered),
 		metricOtelsecKernelRecordsLost:          newMetricOtelsecKernelRecordsLost(mbc.Metrics.OtelsecKernelRecordsLost),
+		metricOtelsecKernelRecordsSuppressed:    newMetricOtelsecKernelRecordsSuppressed(mbc.Metrics.OtelsecKernelRecordsSuppressed),
 		metricOtelsecPolicyDecisionsRateLimited: newMetricOtelsecPolicyDecisionsRateLimited(mbc.Metrics.OtelsecPolicyDecisionsRateLimited),
 		metricOtelsecPolicyLimits:               newMetricOtelsecPolicyLimits(mbc.Metrics.OtelsecPolicyLimits),
 		metricOtelsecPolicyRules:                newMetricOtelsecPolicyRules(mbc.Metrics.OtelsecPolicyRules),
@@ -1289,6 +1387,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricOtelsecKernelRecords.emit(ils.Metrics())
 	mb.metricOtelsecKernelRecordsFiltered.emit(ils.Metrics())
 	mb.metricOtelsecKernelRecordsLost.emit(ils.Metrics())
+	mb.metricOtelsecKernelRecordsSuppressed.emit(ils.Metrics())
 	mb.metricOtelsecPolicyDecisionsRateLimited.emit(ils.Metrics())
 	mb.metricOtelsecPolicyLimits.emit(ils.Metrics())
 	mb.metricOtelsecPolicyRules.emit(ils.Metrics())
@@ -1347,6 +1446,11 @@ func (mb *MetricsBuilder) RecordOtelsecKernelRecordsFilteredDataPoint(ts pcommon
 // RecordOtelsecKernelRecordsLostDataPoint adds a data point to otelsec.kernel.records.lost metric.
 func (mb *MetricsBuilder) RecordOtelsecKernelRecordsLostDataPoint(ts pcommon.Timestamp, val int64, eventNameAttributeValue string) {
 	mb.metricOtelsecKernelRecordsLost.recordDataPoint(mb.startTime, ts, val, eventNameAttributeValue)
+}
+
+// RecordOtelsecKernelRecordsSuppressedDataPoint adds a data point to otelsec.kernel.records.suppressed metric.
+func (mb *MetricsBuilder) RecordOtelsecKernelRecordsSuppressedDataPoint(ts pcommon.Timestamp, val int64, eventNameAttributeValue string) {
+	mb.metricOtelsecKernelRecordsSuppressed.recordDataPoint(mb.startTime, ts, val, eventNameAttributeValue)
 }
 
 // RecordOtelsecPolicyDecisionsRateLimitedDataPoint adds a data point to otelsec.policy.decisions.rate_limited metric.

@@ -71,6 +71,7 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap["otelsec.kernel.records"] = mb.metricOtelsecKernelRecords.config.AggregationStrategy
 			aggMap["otelsec.kernel.records.filtered"] = mb.metricOtelsecKernelRecordsFiltered.config.AggregationStrategy
 			aggMap["otelsec.kernel.records.lost"] = mb.metricOtelsecKernelRecordsLost.config.AggregationStrategy
+			aggMap["otelsec.kernel.records.suppressed"] = mb.metricOtelsecKernelRecordsSuppressed.config.AggregationStrategy
 			aggMap["otelsec.policy.limits"] = mb.metricOtelsecPolicyLimits.config.AggregationStrategy
 			aggMap["otelsec.policy.rules"] = mb.metricOtelsecPolicyRules.config.AggregationStrategy
 			aggMap["otelsec.policy.sets"] = mb.metricOtelsecPolicySets.config.AggregationStrategy
@@ -106,6 +107,12 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordOtelsecKernelRecordsLostDataPoint(ts, 1, "event_name-val")
 			if tt.name == "reaggregate_set" {
 				mb.RecordOtelsecKernelRecordsLostDataPoint(ts, 3, "event_name-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordOtelsecKernelRecordsSuppressedDataPoint(ts, 1, "event_name-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordOtelsecKernelRecordsSuppressedDataPoint(ts, 3, "event_name-val-2")
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -158,6 +165,7 @@ func TestMetricsBuilder(t *testing.T) {
 				assert.Empty(t, mb.metricOtelsecKernelRecords.aggDataPoints)
 				assert.Empty(t, mb.metricOtelsecKernelRecordsFiltered.aggDataPoints)
 				assert.Empty(t, mb.metricOtelsecKernelRecordsLost.aggDataPoints)
+				assert.Empty(t, mb.metricOtelsecKernelRecordsSuppressed.aggDataPoints)
 				assert.Empty(t, mb.metricOtelsecPolicyLimits.aggDataPoints)
 				assert.Empty(t, mb.metricOtelsecPolicyRules.aggDataPoints)
 				assert.Empty(t, mb.metricOtelsecPolicySets.aggDataPoints)
@@ -353,6 +361,50 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 						switch aggMap["otelsec.kernel.records.lost"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("otelsec.event.name")
+						assert.False(t, ok)
+					}
+				case "otelsec.kernel.records.suppressed":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["otelsec.kernel.records.suppressed"], "Found a duplicate in the metrics slice: otelsec.kernel.records.suppressed")
+						validatedMetrics["otelsec.kernel.records.suppressed"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Events of processes muted by a policy's suppress rule, by record kind: file, network, privilege and security events are dropped in the kernel; exec and exit records still reach the process cache (and are counted in otelsec.kernel.records) but become no log record.", mi.Description())
+						assert.Equal(t, "{record}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						eventNameAttrVal, ok := dp.Attributes().Get("otelsec.event.name")
+						assert.True(t, ok)
+						assert.Equal(t, "event_name-val", eventNameAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["otelsec.kernel.records.suppressed"], "Found a duplicate in the metrics slice: otelsec.kernel.records.suppressed")
+						validatedMetrics["otelsec.kernel.records.suppressed"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Events of processes muted by a policy's suppress rule, by record kind: file, network, privilege and security events are dropped in the kernel; exec and exit records still reach the process cache (and are counted in otelsec.kernel.records) but become no log record.", mi.Description())
+						assert.Equal(t, "{record}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["otelsec.kernel.records.suppressed"] {
 						case "sum":
 							assert.Equal(t, int64(4), dp.IntValue())
 						case "avg":
