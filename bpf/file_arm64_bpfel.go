@@ -21,6 +21,22 @@ type FileBinVerdict struct {
 	Pad   uint32
 }
 
+type FileExecDecisions struct {
+	_          structs.HostLayout
+	Generation uint64
+	ExecId     uint64
+	Tgid       uint32
+	N          uint32
+	D          [8]struct {
+		_       structs.HostLayout
+		RuleId  uint32
+		Action  uint8
+		Outcome uint8
+		Rflags  uint8
+		Pad     uint8
+	}
+}
+
 type FileFileBuf struct {
 	_    structs.HostLayout
 	E    FileFileEvent
@@ -180,6 +196,7 @@ type FileSensorStats struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	FileMapOsecEvents      = "osec_events"
+	FileMapOsecExecDec     = "osec_exec_dec"
 	FileMapOsecF_binEx     = "osec_f_bin_ex"
 	FileMapOsecF_binIn     = "osec_f_bin_in"
 	FileMapOsecF_bincache  = "osec_f_bincache"
@@ -337,6 +354,7 @@ type FileProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type FileMapSpecs struct {
 	OsecEvents     *ebpf.MapSpec `ebpf:"osec_events"`
+	OsecExecDec    *ebpf.MapSpec `ebpf:"osec_exec_dec"`
 	OsecF_binEx    *ebpf.MapSpec `ebpf:"osec_f_bin_ex"`
 	OsecF_binIn    *ebpf.MapSpec `ebpf:"osec_f_bin_in"`
 	OsecF_bincache *ebpf.MapSpec `ebpf:"osec_f_bincache"`
@@ -398,6 +416,7 @@ func (o *FileObjects) Close() error {
 // It can be passed to LoadFileObjects or ebpf.CollectionSpec.LoadAndAssign.
 type FileMaps struct {
 	OsecEvents     *ebpf.Map `ebpf:"osec_events"`
+	OsecExecDec    *ebpf.Map `ebpf:"osec_exec_dec"`
 	OsecF_binEx    *ebpf.Map `ebpf:"osec_f_bin_ex"`
 	OsecF_binIn    *ebpf.Map `ebpf:"osec_f_bin_in"`
 	OsecF_bincache *ebpf.Map `ebpf:"osec_f_bincache"`
@@ -418,6 +437,7 @@ type FileMaps struct {
 func (m *FileMaps) Close() error {
 	return _FileClose(
 		m.OsecEvents,
+		m.OsecExecDec,
 		m.OsecF_binEx,
 		m.OsecF_binIn,
 		m.OsecF_bincache,

@@ -22,6 +22,22 @@ type NetworkConnPend struct {
 	Syn    uint32
 }
 
+type NetworkExecDecisions struct {
+	_          structs.HostLayout
+	Generation uint64
+	ExecId     uint64
+	Tgid       uint32
+	N          uint32
+	D          [8]struct {
+		_       structs.HostLayout
+		RuleId  uint32
+		Action  uint8
+		Outcome uint8
+		Rflags  uint8
+		Pad     uint8
+	}
+}
+
 type NetworkLisKey struct {
 	_    structs.HostLayout
 	Net  uint64
@@ -163,6 +179,7 @@ type NetworkUdpKey struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	NetworkMapOsecEvents      = "osec_events"
+	NetworkMapOsecExecDec     = "osec_exec_dec"
 	NetworkMapOsecMute        = "osec_mute"
 	NetworkMapOsecNetEx4      = "osec_net_ex4"
 	NetworkMapOsecNetEx6      = "osec_net_ex6"
@@ -270,6 +287,7 @@ type NetworkProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type NetworkMapSpecs struct {
 	OsecEvents   *ebpf.MapSpec `ebpf:"osec_events"`
+	OsecExecDec  *ebpf.MapSpec `ebpf:"osec_exec_dec"`
 	OsecMute     *ebpf.MapSpec `ebpf:"osec_mute"`
 	OsecNetEx4   *ebpf.MapSpec `ebpf:"osec_net_ex4"`
 	OsecNetEx6   *ebpf.MapSpec `ebpf:"osec_net_ex6"`
@@ -325,6 +343,7 @@ func (o *NetworkObjects) Close() error {
 // It can be passed to LoadNetworkObjects or ebpf.CollectionSpec.LoadAndAssign.
 type NetworkMaps struct {
 	OsecEvents   *ebpf.Map `ebpf:"osec_events"`
+	OsecExecDec  *ebpf.Map `ebpf:"osec_exec_dec"`
 	OsecMute     *ebpf.Map `ebpf:"osec_mute"`
 	OsecNetEx4   *ebpf.Map `ebpf:"osec_net_ex4"`
 	OsecNetEx6   *ebpf.Map `ebpf:"osec_net_ex6"`
@@ -343,6 +362,7 @@ type NetworkMaps struct {
 func (m *NetworkMaps) Close() error {
 	return _NetworkClose(
 		m.OsecEvents,
+		m.OsecExecDec,
 		m.OsecMute,
 		m.OsecNetEx4,
 		m.OsecNetEx6,

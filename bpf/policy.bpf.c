@@ -31,6 +31,12 @@
  * beyond the POL_MAX_DECISIONS rules that get a record. Rate limits (a GCRA token bucket per
  * rule, osec_pol_rate) bound the decision records of a rule, never its enforcement.
  *
+ * Exec decisions at sched_process_exec write no record of their own: pol_decide leaves them
+ * in osec_exec_dec and the process sensor's exec program, which runs right after on the same
+ * CPU (the receiver attaches this program first), appends them to the exec record. A record
+ * written into the ring buffer is most of a decision's cost (its cache lines were last written
+ * by the reader on another CPU); this way a decision costs a few stores.
+ *
  * Suppress (exec rules, at sched_process_exec only) writes no record: it mutes the process in
  * osec_mute (lib/common.h), which every sensor's emit reads; the process sensor flags the
  * exec record that follows (this program runs first: the receiver attaches it first) and
@@ -97,7 +103,7 @@
 #include "file.h"
 #include "policy_events.h"
 
-#define POL_MAX_DECISIONS 8
+#define POL_MAX_DECISIONS EXEC_DECISIONS_MAX /* records per operation; 8 */
 #define POL_CG_DEPTH 16
 #define POL_PORTS 65536
 
@@ -1108,6 +1114,7 @@ __noinline int pol_decide(struct pol_hdr *h, __u32 gen, __u32 hook, struct pol_b
 	struct pol_work *pw = pol_work(); /* the scratch from its map (see pol_binary_exec) */
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct pol_stats *st = pol_stats();
+	struct exec_decisions *xd = NULL;
 	struct policy_event *e;
 	const struct cred *cred;
 	long kill_err, sig_err;
@@ -1122,6 +1129,18 @@ __noinline int pol_decide(struct pol_hdr *h, __u32 gen, __u32 hook, struct pol_b
 	kill_err = sig->kill_err;
 	sig_err = sig->sig_err;
 
+	if (hook == POL_HOOK_EXEC_TP) { /* the exec record carries them (struct exec_decisions) */
+		__u32 zero = 0;
+
+		xd = bpf_map_lookup_elem(&osec_exec_dec, &zero);
+		if (!xd)
+			return deny;
+		xd->generation = h->generation;
+		xd->exec_id = BPF_CORE_READ(task, self_exec_id);
+		xd->tgid = BPF_CORE_READ(task, tgid);
+		xd->n = 0;
+		goto rules;
+	}
 	fill_header(&e->hdr, EVENT_POLICY, task);
 	e->generation = h->generation;
 	e->cgroup_id = bpf_get_current_cgroup_id();
@@ -1135,7 +1154,7 @@ __noinline int pol_decide(struct pol_hdr *h, __u32 gen, __u32 hook, struct pol_b
 	/* The record ends after the path's bytes: a decision on a short path copies ~200 bytes
 	 * into the ring buffer, not the whole 408-byte struct. */
 	size = offsetof(struct policy_event, path) + (e->path_len & (POL_KEY_BYTES - 1));
-
+rules:
 	for (i = 0; i < POL_MAX_DECISIONS; i++) {
 		int id = pop_rule(cand);
 		__u32 idx;
@@ -1176,6 +1195,16 @@ __noinline int pol_decide(struct pol_hdr *h, __u32 gen, __u32 hook, struct pol_b
 		if (!rate_ok(idx, r)) {
 			if (st)
 				st->rate_limited++;
+			continue;
+		}
+		if (xd) {
+			struct exec_decision *x = &xd->d[xd->n & (EXEC_DECISIONS_MAX - 1)];
+
+			x->rule_id = id + 1;
+			x->action = r->action;
+			x->outcome = out;
+			x->rflags = r->flags;
+			xd->n++;
 			continue;
 		}
 		e->rule_id = id + 1;

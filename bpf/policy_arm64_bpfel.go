@@ -21,6 +21,22 @@ type PolicyBinVerdict struct {
 	Pad   uint32
 }
 
+type PolicyExecDecisions struct {
+	_          structs.HostLayout
+	Generation uint64
+	ExecId     uint64
+	Tgid       uint32
+	N          uint32
+	D          [8]struct {
+		_       structs.HostLayout
+		RuleId  uint32
+		Action  uint8
+		Outcome uint8
+		Rflags  uint8
+		Pad     uint8
+	}
+}
+
 type PolicyFileBuf struct {
 	_ structs.HostLayout
 	E struct {
@@ -344,6 +360,7 @@ type PolicySensorStats struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	PolicyMapOsecEvents          = "osec_events"
+	PolicyMapOsecExecDec         = "osec_exec_dec"
 	PolicyMapOsecF_binEx         = "osec_f_bin_ex"
 	PolicyMapOsecF_binIn         = "osec_f_bin_in"
 	PolicyMapOsecF_bincache      = "osec_f_bincache"
@@ -505,6 +522,7 @@ type PolicyProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type PolicyMapSpecs struct {
 	OsecEvents        *ebpf.MapSpec `ebpf:"osec_events"`
+	OsecExecDec       *ebpf.MapSpec `ebpf:"osec_exec_dec"`
 	OsecF_binEx       *ebpf.MapSpec `ebpf:"osec_f_bin_ex"`
 	OsecF_binIn       *ebpf.MapSpec `ebpf:"osec_f_bin_in"`
 	OsecF_bincache    *ebpf.MapSpec `ebpf:"osec_f_bincache"`
@@ -592,6 +610,7 @@ func (o *PolicyObjects) Close() error {
 // It can be passed to LoadPolicyObjects or ebpf.CollectionSpec.LoadAndAssign.
 type PolicyMaps struct {
 	OsecEvents        *ebpf.Map `ebpf:"osec_events"`
+	OsecExecDec       *ebpf.Map `ebpf:"osec_exec_dec"`
 	OsecF_binEx       *ebpf.Map `ebpf:"osec_f_bin_ex"`
 	OsecF_binIn       *ebpf.Map `ebpf:"osec_f_bin_in"`
 	OsecF_bincache    *ebpf.Map `ebpf:"osec_f_bincache"`
@@ -634,6 +653,7 @@ type PolicyMaps struct {
 func (m *PolicyMaps) Close() error {
 	return _PolicyClose(
 		m.OsecEvents,
+		m.OsecExecDec,
 		m.OsecF_binEx,
 		m.OsecF_binIn,
 		m.OsecF_bincache,

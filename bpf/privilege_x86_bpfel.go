@@ -37,6 +37,22 @@ type PrivilegeBpfProgEvent struct {
 	Comm       [16]int8
 }
 
+type PrivilegeExecDecisions struct {
+	_          structs.HostLayout
+	Generation uint64
+	ExecId     uint64
+	Tgid       uint32
+	N          uint32
+	D          [8]struct {
+		_       structs.HostLayout
+		RuleId  uint32
+		Action  uint8
+		Outcome uint8
+		Rflags  uint8
+		Pad     uint8
+	}
+}
+
 type PrivilegeModuleEvent struct {
 	_   structs.HostLayout
 	Hdr struct {
@@ -309,6 +325,7 @@ type PrivilegeSensorStats struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	PrivilegeMapOsecEvents           = "osec_events"
+	PrivilegeMapOsecExecDec          = "osec_exec_dec"
 	PrivilegeMapOsecMntBuf           = "osec_mnt_buf"
 	PrivilegeMapOsecModBuf           = "osec_mod_buf"
 	PrivilegeMapOsecMute             = "osec_mute"
@@ -418,6 +435,7 @@ type PrivilegeProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type PrivilegeMapSpecs struct {
 	OsecEvents  *ebpf.MapSpec `ebpf:"osec_events"`
+	OsecExecDec *ebpf.MapSpec `ebpf:"osec_exec_dec"`
 	OsecMntBuf  *ebpf.MapSpec `ebpf:"osec_mnt_buf"`
 	OsecModBuf  *ebpf.MapSpec `ebpf:"osec_mod_buf"`
 	OsecMute    *ebpf.MapSpec `ebpf:"osec_mute"`
@@ -467,6 +485,7 @@ func (o *PrivilegeObjects) Close() error {
 // It can be passed to LoadPrivilegeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type PrivilegeMaps struct {
 	OsecEvents  *ebpf.Map `ebpf:"osec_events"`
+	OsecExecDec *ebpf.Map `ebpf:"osec_exec_dec"`
 	OsecMntBuf  *ebpf.Map `ebpf:"osec_mnt_buf"`
 	OsecModBuf  *ebpf.Map `ebpf:"osec_mod_buf"`
 	OsecMute    *ebpf.Map `ebpf:"osec_mute"`
@@ -479,6 +498,7 @@ type PrivilegeMaps struct {
 func (m *PrivilegeMaps) Close() error {
 	return _PrivilegeClose(
 		m.OsecEvents,
+		m.OsecExecDec,
 		m.OsecMntBuf,
 		m.OsecModBuf,
 		m.OsecMute,

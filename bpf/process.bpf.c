@@ -20,6 +20,7 @@ const enum event_kind *unused_event_kind __attribute__((unused));
 const enum exec_flags *unused_exec_flags __attribute__((unused));
 const enum event_hdr_flags *unused_event_hdr_flags __attribute__((unused));
 const struct mute_val *unused_mute_val __attribute__((unused));
+const struct exec_decision *unused_exec_decision __attribute__((unused));
 
 struct exec_scratch {
 	struct exec_event e;
@@ -121,6 +122,29 @@ static __always_inline void mute_exec(struct event_header *h, struct task_struct
 		bpf_map_delete_elem(&osec_mute, &tgid);
 }
 
+/* write_decisions appends the policy's decisions for this exec (osec_exec_dec), if any, and
+ * clears them: the generation, then n entries. */
+static __always_inline void write_decisions(struct task_struct *task, __u32 tgid, char *data, __u32 *off)
+{
+	__u32 zero = 0, n;
+	struct exec_decisions *d = bpf_map_lookup_elem(&osec_exec_dec, &zero);
+
+	if (!d || !d->n)
+		return;
+	n = d->n;
+	d->n = 0;
+	if (d->tgid != tgid || d->exec_id != BPF_CORE_READ(task, self_exec_id))
+		return; /* not this exec's (cannot happen: the policy program ran just before) */
+	if (n > EXEC_DECISIONS_MAX)
+		n = EXEC_DECISIONS_MAX;
+	if (bpf_probe_read_kernel(&data[*off & DATA_MASK], sizeof(d->generation), &d->generation))
+		return;
+	if (bpf_probe_read_kernel(&data[(*off + sizeof(d->generation)) & DATA_MASK],
+				  (n * sizeof(d->d[0])) & (sizeof(d->d) * 2 - 1), d->d))
+		return;
+	*off += sizeof(d->generation) + n * sizeof(d->d[0]);
+}
+
 static __always_inline int handle_exec(struct task_struct *task, __u32 old_pid,
 				       struct linux_binprm *bprm)
 {
@@ -208,6 +232,10 @@ static __always_inline int handle_exec(struct task_struct *task, __u32 old_pid,
 	if (write_cgroup(s->data, &off, task_cgroup_kn(task)))
 		e->flags |= EXEC_CGROUP_TRUNCATED;
 	e->cgroup_len = off - mark;
+
+	mark = off;
+	write_decisions(task, e->hdr.tgid, s->data, &off);
+	e->decisions_len = off - mark;
 
 	if (off > DATA_MASK)
 		off = DATA_MASK;

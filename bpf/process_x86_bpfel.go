@@ -44,6 +44,24 @@ const (
 	ProcessEventKindEVENT_KIND_MAX  ProcessEventKind = 16
 )
 
+type ProcessExecDecision struct {
+	_       structs.HostLayout
+	RuleId  uint32
+	Action  uint8
+	Outcome uint8
+	Rflags  uint8
+	Pad     uint8
+}
+
+type ProcessExecDecisions struct {
+	_          structs.HostLayout
+	Generation uint64
+	ExecId     uint64
+	Tgid       uint32
+	N          uint32
+	D          [8]ProcessExecDecision
+}
+
 type ProcessExecEvent struct {
 	_             structs.HostLayout
 	Hdr           ProcessEventHeader
@@ -66,18 +84,18 @@ type ProcessExecEvent struct {
 		Cgroup uint32
 		Time   uint32
 	}
-	ExeMode     uint32
-	ExeUid      uint32
-	ExeGid      uint32
-	Flags       uint32
-	PathLen     uint16
-	ArgsLen     uint16
-	FilenameLen uint16
-	CwdLen      uint16
-	CgroupLen   uint16
-	Pad2        uint16
-	ArgsTotal   uint32
-	Comm        [16]int8
+	ExeMode      uint32
+	ExeUid       uint32
+	ExeGid       uint32
+	Flags        uint32
+	PathLen      uint16
+	ArgsLen      uint16
+	FilenameLen  uint16
+	CwdLen       uint16
+	CgroupLen    uint16
+	DecisionsLen uint16
+	ArgsTotal    uint32
+	Comm         [16]int8
 }
 
 type ProcessExecFlags uint32
@@ -155,6 +173,7 @@ type ProcessTaskCreds struct {
 const (
 	ProcessMapOsecEvents          = "osec_events"
 	ProcessMapOsecExecBuf         = "osec_exec_buf"
+	ProcessMapOsecExecDec         = "osec_exec_dec"
 	ProcessMapOsecMute            = "osec_mute"
 	ProcessMapOsecPrevCreds       = "osec_prev_creds"
 	ProcessMapOsecRbSeq           = "osec_rb_seq"
@@ -172,6 +191,7 @@ const (
 	ProcessVarArgsMax             = "args_max"
 	ProcessVarUnusedEventHdrFlags = "unused_event_hdr_flags"
 	ProcessVarUnusedEventKind     = "unused_event_kind"
+	ProcessVarUnusedExecDecision  = "unused_exec_decision"
 	ProcessVarUnusedExecFlags     = "unused_exec_flags"
 	ProcessVarUnusedExitEvent     = "unused_exit_event"
 	ProcessVarUnusedForkEvent     = "unused_fork_event"
@@ -239,6 +259,7 @@ type ProcessProgramSpecs struct {
 type ProcessMapSpecs struct {
 	OsecEvents    *ebpf.MapSpec `ebpf:"osec_events"`
 	OsecExecBuf   *ebpf.MapSpec `ebpf:"osec_exec_buf"`
+	OsecExecDec   *ebpf.MapSpec `ebpf:"osec_exec_dec"`
 	OsecMute      *ebpf.MapSpec `ebpf:"osec_mute"`
 	OsecPrevCreds *ebpf.MapSpec `ebpf:"osec_prev_creds"`
 	OsecRbSeq     *ebpf.MapSpec `ebpf:"osec_rb_seq"`
@@ -252,6 +273,7 @@ type ProcessVariableSpecs struct {
 	ArgsMax             *ebpf.VariableSpec `ebpf:"args_max"`
 	UnusedEventHdrFlags *ebpf.VariableSpec `ebpf:"unused_event_hdr_flags"`
 	UnusedEventKind     *ebpf.VariableSpec `ebpf:"unused_event_kind"`
+	UnusedExecDecision  *ebpf.VariableSpec `ebpf:"unused_exec_decision"`
 	UnusedExecFlags     *ebpf.VariableSpec `ebpf:"unused_exec_flags"`
 	UnusedExitEvent     *ebpf.VariableSpec `ebpf:"unused_exit_event"`
 	UnusedForkEvent     *ebpf.VariableSpec `ebpf:"unused_fork_event"`
@@ -281,6 +303,7 @@ func (o *ProcessObjects) Close() error {
 type ProcessMaps struct {
 	OsecEvents    *ebpf.Map `ebpf:"osec_events"`
 	OsecExecBuf   *ebpf.Map `ebpf:"osec_exec_buf"`
+	OsecExecDec   *ebpf.Map `ebpf:"osec_exec_dec"`
 	OsecMute      *ebpf.Map `ebpf:"osec_mute"`
 	OsecPrevCreds *ebpf.Map `ebpf:"osec_prev_creds"`
 	OsecRbSeq     *ebpf.Map `ebpf:"osec_rb_seq"`
@@ -291,6 +314,7 @@ func (m *ProcessMaps) Close() error {
 	return _ProcessClose(
 		m.OsecEvents,
 		m.OsecExecBuf,
+		m.OsecExecDec,
 		m.OsecMute,
 		m.OsecPrevCreds,
 		m.OsecRbSeq,
@@ -305,6 +329,7 @@ type ProcessVariables struct {
 	ArgsMax             *ebpf.Variable `ebpf:"args_max"`
 	UnusedEventHdrFlags *ebpf.Variable `ebpf:"unused_event_hdr_flags"`
 	UnusedEventKind     *ebpf.Variable `ebpf:"unused_event_kind"`
+	UnusedExecDecision  *ebpf.Variable `ebpf:"unused_exec_decision"`
 	UnusedExecFlags     *ebpf.Variable `ebpf:"unused_exec_flags"`
 	UnusedExitEvent     *ebpf.Variable `ebpf:"unused_exit_event"`
 	UnusedForkEvent     *ebpf.Variable `ebpf:"unused_fork_event"`

@@ -42,6 +42,15 @@ struct {
 	__type(value, struct mute_val);
 } osec_mute SEC(".maps");
 
+/* The policy's exec decisions handed to the process sensor's exec record (see struct
+ * exec_decisions): written by policy.bpf.c, read and cleared by process.bpf.c. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exec_decisions);
+} osec_exec_dec SEC(".maps");
+
 /* Per-CPU sequence numbers for the wakeup batching. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -44,6 +44,28 @@ struct sensor_stats {
 	__u64 suppressed[EVENT_KIND_MAX];
 };
 
+/* The decisions of the policy's exec tracepoint program (policy.bpf.c) travel in the exec
+ * record the process sensor writes right after, at the same tracepoint on the same CPU (the
+ * probes of one tracepoint run one after the other, without preemption): a decision then costs
+ * no ring-buffer record of its own. osec_exec_dec (lib/common.h) is the per-CPU hand-over. */
+#define EXEC_DECISIONS_MAX 8
+
+struct exec_decision {
+	__u32 rule_id; /* policy.Rule.ID */
+	__u8 action;   /* enum pol_action */
+	__u8 outcome;  /* enum pol_outcome */
+	__u8 rflags;   /* enum pol_rule_flags */
+	__u8 pad;
+};
+
+struct exec_decisions {
+	__u64 generation; /* policy.Set.Generation */
+	__u64 exec_id;    /* the task's self_exec_id after the exec they are for */
+	__u32 tgid;
+	__u32 n;          /* entries of d */
+	struct exec_decision d[EXEC_DECISIONS_MAX];
+};
+
 /* osec_mute value: a process a suppress rule muted at its exec. exec_id is the task's
  * self_exec_id after that exec: an entry whose exec_id differs is a previous image's, stale. */
 struct mute_val {
@@ -87,7 +109,8 @@ struct task_namespaces {
 /* Exec: the whole description of the new program image. The variable part (data) holds, in
  * order, path components of the executable (leaf first, each NUL-terminated), argv as the
  * process sees it (NUL-separated), the filename passed to execve, the cwd's components (leaf
- * first) and the cgroup path's components (leaf first); *_len give each section's size. */
+ * first), the cgroup path's components (leaf first) and the policy decisions for this exec, if
+ * any (struct exec_decisions: generation, then n entries); *_len give each section's size. */
 struct exec_event {
 	struct event_header hdr;
 	__u32 ppid;
@@ -108,7 +131,7 @@ struct exec_event {
 	__u16 filename_len;
 	__u16 cwd_len;
 	__u16 cgroup_len;
-	__u16 pad2;
+	__u16 decisions_len;   /* policy decisions: the generation (8 bytes), then exec_decision entries */
 	__u32 args_total;      /* argv bytes before truncation */
 	char comm[16];
 };

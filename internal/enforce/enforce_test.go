@@ -125,6 +125,17 @@ func (e *env) read(keepOthers bool) {
 		if err != nil {
 			panic(err)
 		}
+		if k == sensor.KindExec {
+			// The exec tracepoint's decisions travel in the exec record.
+			if err := sensor.DecodeExec(rec.RawSample, &exec); err != nil {
+				panic(err)
+			}
+			if ds := sensor.ExecDecisions(&exec); len(ds) > 0 {
+				e.mu.Lock()
+				e.records = append(e.records, ds...)
+				e.mu.Unlock()
+			}
+		}
 		if k != sensor.KindPolicy {
 			if !keepOthers {
 				continue

@@ -2,6 +2,7 @@ package sensor
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -82,6 +83,11 @@ type Exec struct {
 	ExeUID    uint32
 	ExeGID    uint32
 	ArgsTotal uint32 // argv bytes in the process, before truncation
+	// Decisions are the policy decisions the enforcer's exec tracepoint program took on this
+	// exec (they travel in the exec record; ExecDecisions makes Decision values of them), of
+	// the policy set DecisionGeneration. Reused between decodes.
+	Decisions          []ExecDecision
+	DecisionGeneration uint64
 }
 
 // Fork is a decoded fork record: a new thread group.
@@ -152,7 +158,7 @@ func DecodeExec(raw []byte, e *Exec) error {
 		return err
 	}
 	data := raw[unsafe.Sizeof(*r):]
-	lens := [...]int{int(r.PathLen), int(r.ArgsLen), int(r.FilenameLen), int(r.CwdLen), int(r.CgroupLen)}
+	lens := [...]int{int(r.PathLen), int(r.ArgsLen), int(r.FilenameLen), int(r.CwdLen), int(r.CgroupLen), int(r.DecisionsLen)}
 	total := 0
 	for _, n := range lens {
 		total += n
@@ -168,7 +174,9 @@ func DecodeExec(raw []byte, e *Exec) error {
 	flags := bpf.ProcessExecFlags(r.Flags)
 	has := func(f bpf.ProcessExecFlags) bool { return flags&f != 0 }
 
+	decisions := e.Decisions[:0]
 	*e = Exec{
+		Decisions:     decisions,
 		Header:        header(&r.Hdr),
 		PPID:          r.Ppid,
 		VPID:          r.Vpid,
@@ -203,7 +211,59 @@ func DecodeExec(raw []byte, e *Exec) error {
 	img.CwdTruncated = has(bpf.ProcessExecFlagsEXEC_CWD_TRUNCATED)
 	img.Cgroup = joinLeafFirst(section(lens[4]))
 	img.CgroupTruncated = has(bpf.ProcessExecFlagsEXEC_CGROUP_TRUNCATED)
+	if dec := section(lens[5]); len(dec) > 0 {
+		const entry = int(unsafe.Sizeof(bpf.ProcessExecDecision{}))
+		if len(dec) < 8 || (len(dec)-8)%entry != 0 || (len(dec)-8)/entry > len(bpf.ProcessExecDecisions{}.D) {
+			return fmt.Errorf("exec record: decisions section of %d bytes (8 + n × %d, n ≤ %d)", len(dec), entry, len(bpf.ProcessExecDecisions{}.D))
+		}
+		e.DecisionGeneration = binary.LittleEndian.Uint64(dec)
+		for d := dec[8:]; len(d) >= entry; d = d[entry:] {
+			e.Decisions = append(e.Decisions, ExecDecision{
+				RuleID: binary.LittleEndian.Uint32(d), Action: d[4], Outcome: d[5], RuleFlags: d[6],
+			})
+		}
+	}
 	return nil
+}
+
+// ExecDecision is one policy decision carried by an exec record.
+type ExecDecision struct {
+	RuleID    uint32 // policy.Rule.ID
+	Action    uint8  // bpf's enum pol_action
+	Outcome   uint8  // bpf's enum pol_outcome
+	RuleFlags uint8  // bpf's enum pol_rule_flags
+}
+
+// ExecDecisions returns the decisions e carries as Decision values, as the kernel's decision
+// records would have described them: the hook is the exec tracepoint, the path the new
+// executable, the credentials and the comm the new image's.
+func ExecDecisions(e *Exec) []Decision {
+	if len(e.Decisions) == 0 {
+		return nil
+	}
+	out := make([]Decision, len(e.Decisions))
+	h := e.Header
+	h.Kind = KindPolicy
+	h.Suppressed = false
+	for i, x := range e.Decisions {
+		out[i] = Decision{
+			Header:     h,
+			Generation: e.DecisionGeneration,
+			CgroupID:   e.Image.CgroupID,
+			RuleID:     x.RuleID,
+			Hook:       uint8(bpf.PolicyPolHookPOL_HOOK_EXEC_TP),
+			Action:     x.Action,
+			Outcome:    x.Outcome,
+			RuleFlags:  x.RuleFlags,
+			UID:        e.Image.Creds.UID,
+			EUID:       e.Image.Creds.EUID,
+			Path:       e.Image.Executable,
+			HasPath:    e.Image.Executable != "",
+			PathTrunc:  e.Image.ExecutableTruncated,
+			Comm:       e.Image.Comm,
+		}
+	}
+	return out
 }
 
 // DecodeFork decodes a fork record.

@@ -18,6 +18,7 @@ import (
 	"github.com/otelsec/otelsec/internal/enforce"
 	"github.com/otelsec/otelsec/internal/k8s"
 	"github.com/otelsec/otelsec/internal/policy"
+	"github.com/otelsec/otelsec/internal/proctree"
 	s "github.com/otelsec/otelsec/internal/schema"
 	"github.com/otelsec/otelsec/internal/sensor"
 	"github.com/otelsec/otelsec/receiver/ebpfsecurityreceiver/internal/metadata"
@@ -158,11 +159,16 @@ func (r *ebpfReceiver) handlePolicy(raw []byte, b *batch, m *mapper) error {
 	if err := sensor.DecodeDecision(raw, &d); err != nil {
 		return err
 	}
+	return r.emitDecision(&d, r.cache.Get(d.TGID), b, m)
+}
+
+// emitDecision appends the policy.decision event of d, taken by process p (as it was when the
+// kernel decided: before the exec for exec decisions).
+func (r *ebpfReceiver) emitDecision(d *sensor.Decision, p *proctree.Process, b *batch, m *mapper) error {
 	enf := r.enforcer
 	if enf == nil {
 		return errNoEnforcer
 	}
-	p := r.cache.Get(d.TGID)
 	lr := m.event(b, s.EventPolicyDecision, d.KTime, d.TGID, p, d.Comm)
 	a := lr.Attributes()
 	hook := enforce.Hook(d.Hook)

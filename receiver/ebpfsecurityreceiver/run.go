@@ -71,6 +71,17 @@ func (r *ebpfReceiver) handle1(raw []byte, b *batch, m *mapper, exec *sensor.Exe
 		switch kind {
 		case sensor.KindExec:
 			if err = sensor.DecodeExec(raw, exec); err == nil {
+				if len(exec.Decisions) > 0 {
+					// The enforcer's exec tracepoint decisions travel in the exec record; they
+					// describe the process as it was before the exec.
+					before := r.cache.Get(exec.TGID)
+					for _, d := range sensor.ExecDecisions(exec) {
+						if derr := r.emitDecision(&d, before, b, m); derr != nil {
+							r.invalid.Add(1)
+							r.logger.Error("Dropped a policy decision of an exec record", zap.Uint32("pid", exec.TGID), zap.Error(derr))
+						}
+					}
+				}
 				img := new(proctree.Image)
 				*img = exec.Image
 				img.Container = container.FromCgroupPath(img.Cgroup)
