@@ -1043,6 +1043,7 @@ static __always_inline bool rate_ok(__u32 idx, struct pol_rule *r)
 
 struct pol_signals;
 __noinline int pol_decide(struct pol_hdr *h, __u32 gen, __u32 hook, struct pol_bits *cand, struct pol_signals *sig);
+__noinline int pol_decide_exec(struct pol_hdr *h, __u32 gen, struct pol_bits *cand, struct pol_signals *sig);
 
 /* decide counts the operation as matched (hook is a constant here, an index the verifier can
  * bound) and has pol_decide carry out the verdict: 1 = deny. */
@@ -1101,7 +1102,10 @@ static __always_inline int decide(__u32 gen, struct pol_hdr *h, __u32 hook, stru
 			}
 		}
 	}
-	d = pol_decide(h, gen, hook, cand, &sig); /* the record is in the per-CPU scratch, pw */
+	if (hook == POL_HOOK_EXEC_TP) /* a constant here: each program verifies one of the two */
+		d = pol_decide_exec(h, gen, cand, &sig);
+	else
+		d = pol_decide(h, gen, hook, cand, &sig); /* the record is in the per-CPU scratch, pw */
 	barrier_var(d); /* the verifier knows nothing of a global function's result: bound it here */
 	return d & 1;
 }
@@ -1109,53 +1113,14 @@ static __always_inline int decide(__u32 gen, struct pol_hdr *h, __u32 hook, stru
 /* pol_decide carries out the verdict of the matching rules cand and writes their records; it
  * returns 1 when the operation is to be denied (the caller's hook can deny). A global function,
  * verified once (see pol_reverse_key). */
-__noinline int pol_decide(struct pol_hdr *h, __u32 gen, __u32 hook, struct pol_bits *cand, struct pol_signals *sig)
+/* decide_rules writes the records of the matching rules cand (at most POL_MAX_DECISIONS): into
+ * the exec hand-over xd when to_exec (a constant: each caller's copy is verified on its own
+ * path, without the other's states), else as decision records built on e. */
+static __always_inline void decide_rules(__u32 gen, struct pol_bits *cand, struct pol_stats *st,
+					 long kill_err, long sig_err, bool to_exec,
+					 struct exec_decisions *xd, struct policy_event *e, __u64 size)
 {
-	struct pol_work *pw = pol_work(); /* the scratch from its map (see pol_binary_exec) */
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct pol_stats *st = pol_stats();
-	struct exec_decisions *xd = NULL;
-	struct policy_event *e;
-	const struct cred *cred;
-	long kill_err, sig_err;
-	bool deny;
-	__u64 size;
-	int i;
-
-	if (!h || !cand || !pw || !sig || !bits_any(cand))
-		return 0;
-	e = &pw->ev;
-	deny = bits_meet(cand, &h->deny);
-	kill_err = sig->kill_err;
-	sig_err = sig->sig_err;
-
-	if (hook == POL_HOOK_EXEC_TP) { /* the exec record carries them (struct exec_decisions) */
-		__u32 zero = 0;
-
-		xd = bpf_map_lookup_elem(&osec_exec_dec, &zero);
-		if (!xd)
-			return deny;
-		xd->generation = h->generation;
-		xd->exec_id = BPF_CORE_READ(task, self_exec_id);
-		xd->tgid = BPF_CORE_READ(task, tgid);
-		xd->n = 0;
-		goto rules;
-	}
-	fill_header(&e->hdr, EVENT_POLICY, task);
-	e->generation = h->generation;
-	e->cgroup_id = bpf_get_current_cgroup_id();
-	e->hook = hook;
-	if (!(e->flags & POL_EV_CREDS)) { /* a privilege change has the new ones already */
-		cred = BPF_CORE_READ(task, cred);
-		e->uid = BPF_CORE_READ(cred, uid.val);
-		e->euid = BPF_CORE_READ(cred, euid.val);
-	}
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	/* The record ends after the path's bytes: a decision on a short path copies ~200 bytes
-	 * into the ring buffer, not the whole 408-byte struct. */
-	size = offsetof(struct policy_event, path) + (e->path_len & (POL_KEY_BYTES - 1));
-rules:
-	for (i = 0; i < POL_MAX_DECISIONS; i++) {
+	for (int i = 0; i < POL_MAX_DECISIONS; i++) {
 		int id = pop_rule(cand);
 		__u32 idx;
 		struct pol_rule *r;
@@ -1197,7 +1162,7 @@ rules:
 				st->rate_limited++;
 			continue;
 		}
-		if (xd) {
+		if (to_exec) {
 			struct exec_decision *x = &xd->d[xd->n & (EXEC_DECISIONS_MAX - 1)];
 
 			x->rule_id = id + 1;
@@ -1205,16 +1170,73 @@ rules:
 			x->outcome = out;
 			x->rflags = r->flags;
 			xd->n++;
-			continue;
+		} else {
+			e->rule_id = id + 1;
+			e->action = r->action;
+			e->outcome = out;
+			e->rflags = r->flags;
+			emit(e, size, EVENT_POLICY);
 		}
-		e->rule_id = id + 1;
-		e->action = r->action;
-		e->outcome = out;
-		e->rflags = r->flags;
-		emit(e, size, EVENT_POLICY);
 	}
 	if (bits_any(cand) && st)
 		st->truncated++;
+}
+
+__noinline int pol_decide(struct pol_hdr *h, __u32 gen, __u32 hook, struct pol_bits *cand, struct pol_signals *sig)
+{
+	struct pol_work *pw = pol_work(); /* the scratch from its map (see pol_binary_exec) */
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct pol_stats *st = pol_stats();
+	struct policy_event *e;
+	const struct cred *cred;
+	long kill_err, sig_err;
+	bool deny;
+
+	if (!h || !cand || !pw || !sig || !bits_any(cand))
+		return 0;
+	e = &pw->ev;
+	deny = bits_meet(cand, &h->deny);
+	kill_err = sig->kill_err;
+	sig_err = sig->sig_err;
+
+	fill_header(&e->hdr, EVENT_POLICY, task);
+	e->generation = h->generation;
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->hook = hook;
+	if (!(e->flags & POL_EV_CREDS)) { /* a privilege change has the new ones already */
+		cred = BPF_CORE_READ(task, cred);
+		e->uid = BPF_CORE_READ(cred, uid.val);
+		e->euid = BPF_CORE_READ(cred, euid.val);
+	}
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	/* The record ends after the path's bytes: a decision on a short path copies ~200 bytes
+	 * into the ring buffer, not the whole 408-byte struct. */
+	decide_rules(gen, cand, st, kill_err, sig_err, false, NULL, e,
+		     offsetof(struct policy_event, path) + (e->path_len & (POL_KEY_BYTES - 1)));
+	return deny;
+}
+
+/* pol_decide_exec is pol_decide for tp_btf/sched_process_exec: the decisions go to the exec
+ * record (struct exec_decisions) instead of records of their own. */
+__noinline int pol_decide_exec(struct pol_hdr *h, __u32 gen, struct pol_bits *cand, struct pol_signals *sig)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct pol_stats *st = pol_stats();
+	struct exec_decisions *xd;
+	__u32 zero = 0;
+	bool deny;
+
+	if (!h || !cand || !sig || !bits_any(cand))
+		return 0;
+	deny = bits_meet(cand, &h->deny);
+	xd = bpf_map_lookup_elem(&osec_exec_dec, &zero);
+	if (!xd)
+		return deny;
+	xd->generation = h->generation;
+	xd->exec_id = BPF_CORE_READ(task, self_exec_id);
+	xd->tgid = BPF_CORE_READ(task, tgid);
+	xd->n = 0;
+	decide_rules(gen, cand, st, sig->kill_err, sig->sig_err, true, xd, NULL, 0);
 	return deny;
 }
 
