@@ -13,6 +13,8 @@
 #   VMTEST_KERNELS   kernels to run, by name (default: "6.1 6.12 7")
 #   VMTEST_PKGS      packages to test (default: "./internal/sensor ./internal/kernel ./internal/enforce")
 #   VMTEST_RUN       -test.run regexp (default: all tests)
+#   VMTEST_COUNT     -test.count (default 1; more to hunt a flaky test)
+#   VMTEST_TEST_TIMEOUT  -test.timeout per test binary (default 600s)
 #   VMTEST_SKIP      -test.skip regexp (default: TestPolicyLibrary, which reads policies/ from the
 #                    source tree, absent in the guest, and needs no kernel: make test runs it)
 #   VMTEST_CACHE     kernel cache directory
@@ -80,7 +82,7 @@ done
 export VMTEST_TIMEOUT=${VMTEST_TIMEOUT:-900}
 
 # 4. one VM at a time: TCG on 2 cores has no room for two
-args=(-test.v -test.count=1 -test.timeout=600s)
+args=(-test.v -test.count="${VMTEST_COUNT:-1}" -test.timeout="${VMTEST_TEST_TIMEOUT:-600s}")
 [ -n "${VMTEST_RUN:-}" ] && args+=(-test.run "$VMTEST_RUN")
 skip=${VMTEST_SKIP-TestPolicyLibrary}
 [ -n "$skip" ] && args+=(-test.skip "$skip")

@@ -747,6 +747,18 @@ func (e *Enforcer) Rules() []RuleState {
 	return slices.Clone(e.cur[e.active].states)
 }
 
+// MissedRuns adds to missed, per policy program that has any, the runs the kernel skipped
+// because a BPF program was already running on that CPU (tracing programs only: BPF LSM and
+// cgroup programs are never skipped): operations those runs would have decided were not.
+func (e *Enforcer) MissedRuns(missed map[string]uint64) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.coll == nil {
+		return nil
+	}
+	return sensor.AddMissedRuns(missed, e.coll.Programs)
+}
+
 // Sets counts the sets applied and refused.
 func (e *Enforcer) Sets() (applied, refused uint64) { return e.applied.Load(), e.refused.Load() }
 

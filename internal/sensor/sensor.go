@@ -334,6 +334,33 @@ func (s *Sensors) Stats() (Stats, error) {
 	return st, nil
 }
 
+// MissedRuns returns, per program that has any, how often the kernel skipped running it
+// because a BPF program was already running on that CPU (bpf_prog_info.recursion_misses):
+// the events those runs would have produced were lost before any counter of ours saw them.
+func (s *Sensors) MissedRuns() (map[string]uint64, error) {
+	missed := make(map[string]uint64)
+	for _, coll := range s.colls {
+		if err := AddMissedRuns(missed, coll.Programs); err != nil {
+			return nil, err
+		}
+	}
+	return missed, nil
+}
+
+// AddMissedRuns adds to missed the recursion misses of each of progs that has any.
+func AddMissedRuns(missed map[string]uint64, progs map[string]*ebpf.Program) error {
+	for name, p := range progs {
+		st, err := p.Stats()
+		if err != nil {
+			return fmt.Errorf("read the statistics of program %s: %w", name, err)
+		}
+		if st.RecursionMisses > 0 {
+			missed[name] += st.RecursionMisses
+		}
+	}
+	return nil
+}
+
 // Stats are kernel-side counters indexed by Kind: records sent, records the full ring buffer
 // refused, events the in-kernel filters dropped, and events of processes a policy's suppress
 // rule muted (dropped for the file, network, privilege and security kinds; for exec and exit,

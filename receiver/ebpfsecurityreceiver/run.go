@@ -238,6 +238,16 @@ func (r *ebpfReceiver) emitMetrics(ctx context.Context, mb *metadata.MetricsBuil
 	} else {
 		r.logger.Warn("Reading the kernel's counters failed", zap.Error(err))
 	}
+	missed, merr := r.sensors.MissedRuns()
+	if merr == nil && r.enforcer != nil {
+		merr = r.enforcer.MissedRuns(missed)
+	}
+	if merr != nil {
+		r.logger.Warn("Reading the BPF programs' statistics failed", zap.Error(merr))
+	}
+	for name, n := range missed {
+		mb.RecordOtelsecKernelProgramRunsMissedDataPoint(now, int64(n), name)
+	}
 	mb.RecordOtelsecRecordsInvalidDataPoint(now, int64(r.invalid.Load()))
 	size, evictions := r.cache.Stats()
 	mb.RecordOtelsecProcessCacheSizeDataPoint(now, size)

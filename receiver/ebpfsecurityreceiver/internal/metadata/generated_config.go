@@ -57,6 +57,54 @@ func (ms *OtelsecEventsMetricConfig) Validate() error {
 	return nil
 }
 
+// OtelsecKernelProgramRunsMissedMetricAttributeKey specifies the key of an attribute for the otelsec.kernel.program.runs_missed metric.
+type OtelsecKernelProgramRunsMissedMetricAttributeKey string
+
+const (
+	OtelsecKernelProgramRunsMissedMetricAttributeKeyProgram OtelsecKernelProgramRunsMissedMetricAttributeKey = "otelsec.bpf.program"
+)
+
+// OtelsecKernelProgramRunsMissedMetricConfig provides config for the otelsec.kernel.program.runs_missed metric.
+type OtelsecKernelProgramRunsMissedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                             `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []OtelsecKernelProgramRunsMissedMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *OtelsecKernelProgramRunsMissedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *OtelsecKernelProgramRunsMissedMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case OtelsecKernelProgramRunsMissedMetricAttributeKeyProgram:
+		default:
+			return fmt.Errorf("metric otelsec.kernel.program.runs_missed doesn't have an attribute %v, valid attributes: [otelsec.bpf.program]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // OtelsecKernelRecordsMetricAttributeKey specifies the key of an attribute for the otelsec.kernel.records metric.
 type OtelsecKernelRecordsMetricAttributeKey string
 
@@ -546,6 +594,7 @@ func (ms *OtelsecSensorHooksMetricConfig) Validate() error {
 // MetricsConfig provides config for ebpfsecurity metrics.
 type MetricsConfig struct {
 	OtelsecEvents                     OtelsecEventsMetricConfig                     `mapstructure:"otelsec.events"`
+	OtelsecKernelProgramRunsMissed    OtelsecKernelProgramRunsMissedMetricConfig    `mapstructure:"otelsec.kernel.program.runs_missed"`
 	OtelsecKernelRecords              OtelsecKernelRecordsMetricConfig              `mapstructure:"otelsec.kernel.records"`
 	OtelsecKernelRecordsFiltered      OtelsecKernelRecordsFilteredMetricConfig      `mapstructure:"otelsec.kernel.records.filtered"`
 	OtelsecKernelRecordsLost          OtelsecKernelRecordsLostMetricConfig          `mapstructure:"otelsec.kernel.records.lost"`
@@ -567,6 +616,11 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []OtelsecEventsMetricAttributeKey{OtelsecEventsMetricAttributeKeyEventName},
+		},
+		OtelsecKernelProgramRunsMissed: OtelsecKernelProgramRunsMissedMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []OtelsecKernelProgramRunsMissedMetricAttributeKey{OtelsecKernelProgramRunsMissedMetricAttributeKeyProgram},
 		},
 		OtelsecKernelRecords: OtelsecKernelRecordsMetricConfig{
 			Enabled:             true,

@@ -31,6 +31,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []OtelsecEventsMetricAttributeKey{OtelsecEventsMetricAttributeKeyEventName},
 					},
+					OtelsecKernelProgramRunsMissed: OtelsecKernelProgramRunsMissedMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []OtelsecKernelProgramRunsMissedMetricAttributeKey{OtelsecKernelProgramRunsMissedMetricAttributeKeyProgram},
+					},
 					OtelsecKernelRecords: OtelsecKernelRecordsMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
@@ -103,6 +108,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []OtelsecEventsMetricAttributeKey{OtelsecEventsMetricAttributeKeyEventName},
 					},
+					OtelsecKernelProgramRunsMissed: OtelsecKernelProgramRunsMissedMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []OtelsecKernelProgramRunsMissedMetricAttributeKey{OtelsecKernelProgramRunsMissedMetricAttributeKeyProgram},
+					},
 					OtelsecKernelRecords: OtelsecKernelRecordsMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
@@ -170,7 +180,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(OtelsecEventsMetricConfig{}, OtelsecKernelRecordsMetricConfig{}, OtelsecKernelRecordsFilteredMetricConfig{}, OtelsecKernelRecordsLostMetricConfig{}, OtelsecKernelRecordsSuppressedMetricConfig{}, OtelsecPolicyDecisionsRateLimitedMetricConfig{}, OtelsecPolicyLimitsMetricConfig{}, OtelsecPolicyRulesMetricConfig{}, OtelsecPolicySetsMetricConfig{}, OtelsecProcessCacheEvictionsMetricConfig{}, OtelsecProcessCacheReapedMetricConfig{}, OtelsecProcessCacheSizeMetricConfig{}, OtelsecRecordsInvalidMetricConfig{}, OtelsecSensorHooksMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(OtelsecEventsMetricConfig{}, OtelsecKernelProgramRunsMissedMetricConfig{}, OtelsecKernelRecordsMetricConfig{}, OtelsecKernelRecordsFilteredMetricConfig{}, OtelsecKernelRecordsLostMetricConfig{}, OtelsecKernelRecordsSuppressedMetricConfig{}, OtelsecPolicyDecisionsRateLimitedMetricConfig{}, OtelsecPolicyLimitsMetricConfig{}, OtelsecPolicyRulesMetricConfig{}, OtelsecPolicySetsMetricConfig{}, OtelsecProcessCacheEvictionsMetricConfig{}, OtelsecProcessCacheReapedMetricConfig{}, OtelsecProcessCacheSizeMetricConfig{}, OtelsecRecordsInvalidMetricConfig{}, OtelsecSensorHooksMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -183,6 +193,18 @@ func TestOtelsecEventsMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric otelsec.events doesn't have an attribute invalid, valid attributes: [otelsec.event.name]")
 
 	cfg = DefaultMetricsConfig().OtelsecEvents
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestOtelsecKernelProgramRunsMissedMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().OtelsecKernelProgramRunsMissed
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []OtelsecKernelProgramRunsMissedMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric otelsec.kernel.program.runs_missed doesn't have an attribute invalid, valid attributes: [otelsec.bpf.program]")
+
+	cfg = DefaultMetricsConfig().OtelsecKernelProgramRunsMissed
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

@@ -80,6 +80,10 @@ var MetricsInfo = metricsInfo{
 		Name:       "otelsec.events",
 		Attributes: []string{"event_name"},
 	},
+	OtelsecKernelProgramRunsMissed: metricInfo{
+		Name:       "otelsec.kernel.program.runs_missed",
+		Attributes: []string{"program"},
+	},
 	OtelsecKernelRecords: metricInfo{
 		Name:       "otelsec.kernel.records",
 		Attributes: []string{"event_name"},
@@ -131,6 +135,7 @@ var MetricsInfo = metricsInfo{
 
 type metricsInfo struct {
 	OtelsecEvents                     metricInfo
+	OtelsecKernelProgramRunsMissed    metricInfo
 	OtelsecKernelRecords              metricInfo
 	OtelsecKernelRecordsFiltered      metricInfo
 	OtelsecKernelRecordsLost          metricInfo
@@ -234,6 +239,97 @@ func (m *metricOtelsecEvents) emit(metrics pmetric.MetricSlice) {
 
 func newMetricOtelsecEvents(cfg OtelsecEventsMetricConfig) metricOtelsecEvents {
 	m := metricOtelsecEvents{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricOtelsecKernelProgramRunsMissed struct {
+	data          pmetric.Metric                             // data buffer for generated metric.
+	config        OtelsecKernelProgramRunsMissedMetricConfig // metric config provided by user.
+	capacity      int                                        // max observed number of data points added to the metric.
+	aggDataPoints []int64                                    // slice containing number of aggregated datapoints at each index
+}
+
+// init fills otelsec.kernel.program.runs_missed metric with initial data.
+func (m *metricOtelsecKernelProgramRunsMissed) init() {
+	m.data.SetName("otelsec.kernel.program.runs_missed")
+	m.data.SetDescription("Runs of a BPF program the kernel skipped because a BPF program was already running on that CPU (bpf_prog_info recursion_misses), for the programs that had any: the events (or, for a policy program, the decisions) of those runs were lost before any other counter saw them. The process cache reaps processes whose exit was lost (otelsec.process_cache.reaped).")
+	m.data.SetUnit("{run}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricOtelsecKernelProgramRunsMissed) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, programAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, OtelsecKernelProgramRunsMissedMetricAttributeKeyProgram) {
+		dp.Attributes().PutStr("otelsec.bpf.program", programAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricOtelsecKernelProgramRunsMissed) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricOtelsecKernelProgramRunsMissed) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricOtelsecKernelProgramRunsMissed(cfg OtelsecKernelProgramRunsMissedMetricConfig) metricOtelsecKernelProgramRunsMissed {
+	m := metricOtelsecKernelProgramRunsMissed{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -1241,6 +1337,7 @@ type MetricsBuilder struct {
 	resourceAttributeIncludeFilter          map[string]filter.Filter
 	resourceAttributeExcludeFilter          map[string]filter.Filter
 	metricOtelsecEvents                     metricOtelsecEvents
+	metricOtelsecKernelProgramRunsMissed    metricOtelsecKernelProgramRunsMissed
 	metricOtelsecKernelRecords              metricOtelsecKernelRecords
 	metricOtelsecKernelRecordsFiltered      metricOtelsecKernelRecordsFiltered
 	metricOtelsecKernelRecordsLost          metricOtelsecKernelRecordsLost
@@ -1280,6 +1377,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricsBuffer:                           pmetric.NewMetrics(),
 		buildInfo:                               settings.BuildInfo,
 		metricOtelsecEvents:                     newMetricOtelsecEvents(mbc.Metrics.OtelsecEvents),
+		metricOtelsecKernelProgramRunsMissed:    newMetricOtelsecKernelProgramRunsMissed(mbc.Metrics.OtelsecKernelProgramRunsMissed),
 		metricOtelsecKernelRecords:              newMetricOtelsecKernelRecords(mbc.Metrics.OtelsecKernelRecords),
 		metricOtelsecKernelRecordsFiltered:      newMetricOtelsecKernelRecordsFiltered(mbc.Metrics.OtelsecKernelRecordsFiltered),
 		metricOtelsecKernelRecordsLost:          newMetricOtelsecKernelRecordsLost(mbc.Metrics.OtelsecKernelRecordsLost),
@@ -1384,6 +1482,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	ils.Scope().SetVersion(mb.buildInfo.Version)
 	ils.Metrics().EnsureCapacity(mb.metricsCapacity)
 	mb.metricOtelsecEvents.emit(ils.Metrics())
+	mb.metricOtelsecKernelProgramRunsMissed.emit(ils.Metrics())
 	mb.metricOtelsecKernelRecords.emit(ils.Metrics())
 	mb.metricOtelsecKernelRecordsFiltered.emit(ils.Metrics())
 	mb.metricOtelsecKernelRecordsLost.emit(ils.Metrics())
@@ -1431,6 +1530,11 @@ func (mb *MetricsBuilder) Emit(options ...ResourceMetricsOption) pmetric.Metrics
 // RecordOtelsecEventsDataPoint adds a data point to otelsec.events metric.
 func (mb *MetricsBuilder) RecordOtelsecEventsDataPoint(ts pcommon.Timestamp, val int64, eventNameAttributeValue string) {
 	mb.metricOtelsecEvents.recordDataPoint(mb.startTime, ts, val, eventNameAttributeValue)
+}
+
+// RecordOtelsecKernelProgramRunsMissedDataPoint adds a data point to otelsec.kernel.program.runs_missed metric.
+func (mb *MetricsBuilder) RecordOtelsecKernelProgramRunsMissedDataPoint(ts pcommon.Timestamp, val int64, programAttributeValue string) {
+	mb.metricOtelsecKernelProgramRunsMissed.recordDataPoint(mb.startTime, ts, val, programAttributeValue)
 }
 
 // RecordOtelsecKernelRecordsDataPoint adds a data point to otelsec.kernel.records metric.

@@ -68,6 +68,7 @@ func TestMetricsBuilder(t *testing.T) {
 			mb := NewMetricsBuilder(loadMetricsBuilderConfig(t, tt.name), settings, WithStartTime(start))
 			aggMap := make(map[string]string) // contains the aggregation strategies for each metric name
 			aggMap["otelsec.events"] = mb.metricOtelsecEvents.config.AggregationStrategy
+			aggMap["otelsec.kernel.program.runs_missed"] = mb.metricOtelsecKernelProgramRunsMissed.config.AggregationStrategy
 			aggMap["otelsec.kernel.records"] = mb.metricOtelsecKernelRecords.config.AggregationStrategy
 			aggMap["otelsec.kernel.records.filtered"] = mb.metricOtelsecKernelRecordsFiltered.config.AggregationStrategy
 			aggMap["otelsec.kernel.records.lost"] = mb.metricOtelsecKernelRecordsLost.config.AggregationStrategy
@@ -89,6 +90,12 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordOtelsecEventsDataPoint(ts, 1, "event_name-val")
 			if tt.name == "reaggregate_set" {
 				mb.RecordOtelsecEventsDataPoint(ts, 3, "event_name-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordOtelsecKernelProgramRunsMissedDataPoint(ts, 1, "program-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordOtelsecKernelProgramRunsMissedDataPoint(ts, 3, "program-val-2")
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -162,6 +169,7 @@ func TestMetricsBuilder(t *testing.T) {
 			metrics := mb.Emit(WithResource(res))
 			if tt.name == "reaggregate_set" {
 				assert.Empty(t, mb.metricOtelsecEvents.aggDataPoints)
+				assert.Empty(t, mb.metricOtelsecKernelProgramRunsMissed.aggDataPoints)
 				assert.Empty(t, mb.metricOtelsecKernelRecords.aggDataPoints)
 				assert.Empty(t, mb.metricOtelsecKernelRecordsFiltered.aggDataPoints)
 				assert.Empty(t, mb.metricOtelsecKernelRecordsLost.aggDataPoints)
@@ -239,6 +247,50 @@ func TestMetricsBuilder(t *testing.T) {
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
 						_, ok := dp.Attributes().Get("otelsec.event.name")
+						assert.False(t, ok)
+					}
+				case "otelsec.kernel.program.runs_missed":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["otelsec.kernel.program.runs_missed"], "Found a duplicate in the metrics slice: otelsec.kernel.program.runs_missed")
+						validatedMetrics["otelsec.kernel.program.runs_missed"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Runs of a BPF program the kernel skipped because a BPF program was already running on that CPU (bpf_prog_info recursion_misses), for the programs that had any: the events (or, for a policy program, the decisions) of those runs were lost before any other counter saw them. The process cache reaps processes whose exit was lost (otelsec.process_cache.reaped).", mi.Description())
+						assert.Equal(t, "{run}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						programAttrVal, ok := dp.Attributes().Get("otelsec.bpf.program")
+						assert.True(t, ok)
+						assert.Equal(t, "program-val", programAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["otelsec.kernel.program.runs_missed"], "Found a duplicate in the metrics slice: otelsec.kernel.program.runs_missed")
+						validatedMetrics["otelsec.kernel.program.runs_missed"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Runs of a BPF program the kernel skipped because a BPF program was already running on that CPU (bpf_prog_info recursion_misses), for the programs that had any: the events (or, for a policy program, the decisions) of those runs were lost before any other counter saw them. The process cache reaps processes whose exit was lost (otelsec.process_cache.reaped).", mi.Description())
+						assert.Equal(t, "{run}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["otelsec.kernel.program.runs_missed"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("otelsec.bpf.program")
 						assert.False(t, ok)
 					}
 				case "otelsec.kernel.records":

@@ -1,0 +1,58 @@
+package sensor
+
+import (
+	"os"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
+	"github.com/stretchr/testify/require"
+)
+
+// TestAddMissedRuns makes the kernel skip runs of a program for real and reads them back: a
+// raw tracepoint program on bpf_trace_printk that itself calls bpf_trace_printk fires its own
+// tracepoint while it runs, and the kernel skips that nested run (recursion_misses), exactly
+// as it skips a sensor program that another task's run of it still holds on a CPU.
+func TestAddMissedRuns(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to load BPF programs")
+	}
+	printk := asm.Instructions{
+		asm.Mov.Imm(asm.R1, 0x0a78), // "x\n"
+		asm.StoreMem(asm.RFP, -8, asm.R1, asm.DWord),
+		asm.Mov.Reg(asm.R1, asm.RFP),
+		asm.Add.Imm(asm.R1, -8),
+		asm.Mov.Imm(asm.R2, 3),
+		asm.FnTracePrintk.Call(),
+		asm.Mov.Imm(asm.R0, 0),
+		asm.Return(),
+	}
+	nested, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "osec_t_nested", Type: ebpf.RawTracepoint, License: "GPL", Instructions: printk})
+	require.NoError(t, err)
+	defer nested.Close()
+	l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: "bpf_trace_printk", Program: nested})
+	if err != nil {
+		t.Skipf("no raw tracepoint bpf_trace_printk on this kernel: %v", err)
+	}
+	defer l.Close()
+	trigger, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "osec_t_trigger", Type: ebpf.SocketFilter, License: "GPL", Instructions: printk})
+	require.NoError(t, err)
+	defer trigger.Close()
+
+	progs := map[string]*ebpf.Program{"nested": nested, "trigger": trigger}
+	missed := map[string]uint64{"nested": 5} // added to, not replaced
+	require.NoError(t, AddMissedRuns(missed, progs))
+	require.Equal(t, map[string]uint64{"nested": 5}, missed, "no run skipped yet")
+
+	const runs = 3
+	for range runs {
+		_, err := trigger.Run(&ebpf.RunOptions{Data: make([]byte, 14)})
+		require.NoError(t, err)
+	}
+	missed = map[string]uint64{}
+	require.NoError(t, AddMissedRuns(missed, progs))
+	// Each trigger run: the nested program runs once (its printk fires the tracepoint again:
+	// that run is skipped). The trigger program is never skipped.
+	require.Equal(t, map[string]uint64{"nested": runs}, missed)
+}
