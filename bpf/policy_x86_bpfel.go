@@ -382,6 +382,7 @@ const (
 	PolicyMapOsecPolCidr6        = "osec_pol_cidr6"
 	PolicyMapOsecPolEuids        = "osec_pol_euids"
 	PolicyMapOsecPolHdr          = "osec_pol_hdr"
+	PolicyMapOsecPolNet16        = "osec_pol_net16"
 	PolicyMapOsecPolParExact     = "osec_pol_par_exact"
 	PolicyMapOsecPolParPrefix    = "osec_pol_par_prefix"
 	PolicyMapOsecPolParSuffix    = "osec_pol_par_suffix"
@@ -544,6 +545,7 @@ type PolicyMapSpecs struct {
 	OsecPolCidr6      *ebpf.MapSpec `ebpf:"osec_pol_cidr6"`
 	OsecPolEuids      *ebpf.MapSpec `ebpf:"osec_pol_euids"`
 	OsecPolHdr        *ebpf.MapSpec `ebpf:"osec_pol_hdr"`
+	OsecPolNet16      *ebpf.MapSpec `ebpf:"osec_pol_net16"`
 	OsecPolParExact   *ebpf.MapSpec `ebpf:"osec_pol_par_exact"`
 	OsecPolParPrefix  *ebpf.MapSpec `ebpf:"osec_pol_par_prefix"`
 	OsecPolParSuffix  *ebpf.MapSpec `ebpf:"osec_pol_par_suffix"`
@@ -632,6 +634,7 @@ type PolicyMaps struct {
 	OsecPolCidr6      *ebpf.Map `ebpf:"osec_pol_cidr6"`
 	OsecPolEuids      *ebpf.Map `ebpf:"osec_pol_euids"`
 	OsecPolHdr        *ebpf.Map `ebpf:"osec_pol_hdr"`
+	OsecPolNet16      *ebpf.Map `ebpf:"osec_pol_net16"`
 	OsecPolParExact   *ebpf.Map `ebpf:"osec_pol_par_exact"`
 	OsecPolParPrefix  *ebpf.Map `ebpf:"osec_pol_par_prefix"`
 	OsecPolParSuffix  *ebpf.Map `ebpf:"osec_pol_par_suffix"`
@@ -675,6 +678,7 @@ func (m *PolicyMaps) Close() error {
 		m.OsecPolCidr6,
 		m.OsecPolEuids,
 		m.OsecPolHdr,
+		m.OsecPolNet16,
 		m.OsecPolParExact,
 		m.OsecPolParPrefix,
 		m.OsecPolParSuffix,

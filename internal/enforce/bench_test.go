@@ -32,7 +32,10 @@ import (
 //     CIDR, neither matching the operations (every lookup is done, nothing is decided);
 //     10k     the same rules with 10,000 binary prefixes (under the binary's own first
 //     component, so the trie is searched deep) and 10,000 CIDRs (in 127.0.0.0/8 and
-//     10.0.0.0/8 around the connected address);
+//     10.0.0.0/8 around the connected address, none in its /16: the kernel's first-level
+//     filter, one bit per /16, answers without searching the trie);
+//     10k/16  the same, with the 10,000 CIDRs in the connected address's own /16
+//     (127.0.1.0 to 127.0.40.255): the filter lets it through, the trie is searched deep;
 //     match   the exec rule's prefix matches the binary: one audit decision per exec;
 //     except  the same rule with the binary as an exception: the same lookups, no decision
 //     (match - except is what the decision adds) (exec only);
@@ -104,6 +107,12 @@ func BenchmarkPolicyEnforcement(b *testing.B) {
 		}
 		cidrs[i] = netip.PrefixFrom(netip.AddrFrom4(a), 24+i%9).Masked()
 	}
+	// The same number of CIDRs in the connected address's own /16 (127.0.1.0 to 127.0.40.255,
+	// not 127.0.0.1): the first-level filter lets the address through, the trie is searched.
+	near := make([]netip.Prefix, 10000)
+	for i := range near {
+		near[i] = netip.PrefixFrom(netip.AddrFrom4([4]byte{127, 0, 1 + byte(i>>8), byte(i)}), 24+i%9).Masked()
+	}
 	parentRule := execRule([]string{filepath.Dir(truePath)})
 	parentRule.ParentBinary.Suffix = []string{"/no-such-parent"}
 	exceptRule := execRule([]string{filepath.Dir(truePath)})
@@ -119,6 +128,7 @@ func BenchmarkPolicyEnforcement(b *testing.B) {
 		{"off", &policy.Set{}, false},
 		{"one", &policy.Set{Rules: []policy.Rule{execRule([]string{first + "/bench-0/tenant-00000/bin"}), connRule([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")})}}, false},
 		{"10k", &policy.Set{Rules: []policy.Rule{execRule(many), connRule(cidrs)}}, false},
+		{"10k/16", &policy.Set{Rules: []policy.Rule{execRule(many), connRule(near)}}, false},
 		{"match", &policy.Set{Rules: []policy.Rule{execRule([]string{filepath.Dir(truePath)}), connRule([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")})}}, false},
 		{"except", &policy.Set{Rules: []policy.Rule{exceptRule}}, true},
 		{"parent", &policy.Set{Rules: []policy.Rule{parentRule}}, true},
@@ -203,19 +213,26 @@ func BenchmarkPolicyEnforcement(b *testing.B) {
 			continue
 		}
 		// paired per round: the scenario's blocks minus "one"'s blocks of the same round
-		var d, dt []float64
+		var d, dt, dc []float64
 		for r := range execNs[i] {
 			d = append(d, execNs[i][r]-execNs[1][r])
 			dt = append(dt, totalNs[i][r]-totalNs[1][r])
 		}
-		fmt.Fprintf(&out, "  %-6s - one, paired per round, median: exec %+6.0f  exec+sensor %+6.0f\n", s.name, median(d), median(dt))
+		for r := range connNs[i] {
+			dc = append(dc, connNs[i][r]-connNs[1][r])
+		}
+		fmt.Fprintf(&out, "  %-6s - one, paired per round, median: exec %+6.0f  exec+sensor %+6.0f", s.name, median(d), median(dt))
+		if len(dc) > 0 {
+			fmt.Fprintf(&out, "  connect %+5.0f", median(dc))
+		}
+		out.WriteString("\n")
 	}
 	// The decision alone: match and except evaluate the same selectors (the binary's path
 	// walked and looked up); in except the rule's exception removes it, in match it decides.
 	var d, dt []float64
-	for r := range execNs[3] {
-		d = append(d, execNs[3][r]-execNs[4][r])
-		dt = append(dt, totalNs[3][r]-totalNs[4][r])
+	for r := range execNs[4] {
+		d = append(d, execNs[4][r]-execNs[5][r])
+		dt = append(dt, totalNs[4][r]-totalNs[5][r])
 	}
 	fmt.Fprintf(&out, "  match - except (the decision), paired per round, median: exec %+6.0f  exec+sensor %+6.0f\n", median(d), median(dt))
 	b.Log(out.String())

@@ -173,6 +173,7 @@ type state struct {
 	euids       map[uint32]bits
 	touids      map[uint32]bits // privilege changes: the new uid
 	ports       map[uint16]bits
+	net16       [2][net16Words]uint64 // osec_pol_net16 of IPv4 and IPv6: the /16s CIDRs touch
 	workloads   []ruleWorkload
 	states      []RuleState
 }
@@ -255,7 +256,30 @@ func compile(set *policy.Set, hooks map[Hook]bool) (*state, error) {
 	closePaths(s.pathPrefix)
 	closeCIDRs(s.cidr4)
 	closeCIDRs(s.cidr6)
+	s.fillNet16()
 	return s, nil
+}
+
+// net16Words is the size of one family's first-level CIDR filter (osec_pol_net16): one bit
+// per value of an address's first 16 bits.
+const net16Words = 1024
+
+// fillNet16 sets, per family, the bit of every /16 that a CIDR covers or lies in: the kernel
+// searches the trie only for addresses in those.
+func (s *state) fillNet16() {
+	for fam, m := range []map[netip.Prefix]bits{s.cidr4, s.cidr6} {
+		for p := range m {
+			a := p.Addr().AsSlice()
+			first := int(a[0])<<8 | int(a[1]) // p is masked: for a CIDR shorter than /16, its first /16
+			n := 1
+			if p.Bits() < 16 {
+				n = 1 << (16 - p.Bits())
+			}
+			for h := first; h < first+n; h++ {
+				s.net16[fam][h/64] |= 1 << (h % 64)
+			}
+		}
+	}
 }
 
 // chooseHook picks the rule's backend among the attached hooks.

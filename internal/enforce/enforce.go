@@ -709,6 +709,18 @@ func (e *Enforcer) writeSlot(slot uint32, st *state, fds map[string]*ebpf.Map) e
 		return fmt.Errorf("ports: %w", err)
 	}
 	e.ports[slot] = written
+	// The CIDR filter of both families, whole.
+	nk := make([]uint32, 0, 2*net16Words)
+	nv := make([]uint64, 0, 2*net16Words)
+	for fam := range st.net16 {
+		for i, w := range st.net16[fam] {
+			nk = append(nk, (slot*2+uint32(fam))*net16Words+uint32(i))
+			nv = append(nv, w)
+		}
+	}
+	if err := putAll(e.coll.Maps["osec_pol_net16"], nk, nv); err != nil {
+		return fmt.Errorf("CIDR filter: %w", err)
+	}
 	for _, name := range outerMaps {
 		if err := e.coll.Maps[name].Put(slot, fds[name]); err != nil {
 			return fmt.Errorf("%s[%d]: %w", name, slot, err)

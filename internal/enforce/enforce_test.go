@@ -405,13 +405,23 @@ func TestConnectDeny(t *testing.T) {
 	assert.Equal(t, uint8(bpf.PolicyPolOutcomePOL_OUT_DENIED), d6.Outcome)
 	e.none(t, func(d *sensor.Decision) bool { return d.Port == allowed.Port() })
 
-	// A new set swaps in: now the other port is denied and the first works.
+	// A CIDR in another /16 only (the kernel's first-level filter says no: the trie is not
+	// searched) denies nothing here.
+	other := r
+	other.CIDRs = []netip.Prefix{netip.MustParsePrefix("127.1.0.0/16"), netip.MustParsePrefix("127.0.1.0/24")}
+	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 31, Rules: []policy.Rule{other}}))
+	require.NoError(t, connect(denied))
+
+	// A new set swaps in: now the other port is denied and the first works (a CIDR longer
+	// than /16 this time, beside one in another /16).
+	r.CIDRs = []netip.Prefix{netip.MustParsePrefix("127.1.0.0/16"), netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}
 	r.Ports = []policy.PortRange{{First: allowed.Port(), Last: allowed.Port()}}
 	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 4, Rules: []policy.Rule{r}}))
 	require.NoError(t, connect(denied))
 	require.ErrorIs(t, connect(allowed), unix.EPERM)
 	d = e.wait(t, func(d *sensor.Decision) bool { return d.Generation == 4 })
 	assert.Equal(t, allowed.Port(), d.Port)
+	e.none(t, func(d *sensor.Decision) bool { return d.Generation == 31 })
 
 	// Monitor mode reports without blocking.
 	r.Mode = policy.ModeMonitor
@@ -679,6 +689,26 @@ func TestCompileClosure(t *testing.T) {
 		netip.MustParsePrefix("10.1.0.0/16"): bitsOf(3, 4),
 	}, st.cidr4)
 	assert.Equal(t, map[netip.Prefix]bits{netip.MustParsePrefix("fd00::/8"): bitsOf(3)}, st.cidr6)
+	// The first-level filter: the /16s each family's CIDRs touch (10.0.0.0/8: 10.0 to 10.255;
+	// fd00::/8: fd00 to fdff), and no other bit.
+	ones := func(words [net16Words]uint64) []int {
+		var hs []int
+		for h := range 1 << 16 {
+			if words[h/64]>>(h%64)&1 == 1 {
+				hs = append(hs, h)
+			}
+		}
+		return hs
+	}
+	var want4, want6 []int
+	for h := 0x0a00; h <= 0x0aff; h++ {
+		want4 = append(want4, h)
+	}
+	for h := 0xfd00; h <= 0xfdff; h++ {
+		want6 = append(want6, h)
+	}
+	assert.Equal(t, want4, ones(st.net16[0]))
+	assert.Equal(t, want6, ones(st.net16[1]))
 	assert.Equal(t, bitsOf(1, 2, 5), st.hdr.Hook[HookExecTP])
 	assert.Equal(t, bitsOf(3, 4), st.hdr.Hook[HookConnectCG])
 	assert.Equal(t, bitsOf(3, 4), st.hdr.AnyBinary)
