@@ -210,6 +210,7 @@ const (
 	FileMapOsecF_wild      = "osec_f_wild"
 	FileMapOsecF_work      = "osec_f_work"
 	FileMapOsecMute        = "osec_mute"
+	FileMapOsecMuteOn      = "osec_mute_on"
 	FileMapOsecRbSeq       = "osec_rb_seq"
 	FileMapOsecStats       = "osec_stats"
 	FileProgOsecChmod      = "osec_chmod"
@@ -368,6 +369,7 @@ type FileMapSpecs struct {
 	OsecF_wild     *ebpf.MapSpec `ebpf:"osec_f_wild"`
 	OsecF_work     *ebpf.MapSpec `ebpf:"osec_f_work"`
 	OsecMute       *ebpf.MapSpec `ebpf:"osec_mute"`
+	OsecMuteOn     *ebpf.MapSpec `ebpf:"osec_mute_on"`
 	OsecRbSeq      *ebpf.MapSpec `ebpf:"osec_rb_seq"`
 	OsecStats      *ebpf.MapSpec `ebpf:"osec_stats"`
 }
@@ -430,6 +432,7 @@ type FileMaps struct {
 	OsecF_wild     *ebpf.Map `ebpf:"osec_f_wild"`
 	OsecF_work     *ebpf.Map `ebpf:"osec_f_work"`
 	OsecMute       *ebpf.Map `ebpf:"osec_mute"`
+	OsecMuteOn     *ebpf.Map `ebpf:"osec_mute_on"`
 	OsecRbSeq      *ebpf.Map `ebpf:"osec_rb_seq"`
 	OsecStats      *ebpf.Map `ebpf:"osec_stats"`
 }
@@ -451,6 +454,7 @@ func (m *FileMaps) Close() error {
 		m.OsecF_wild,
 		m.OsecF_work,
 		m.OsecMute,
+		m.OsecMuteOn,
 		m.OsecRbSeq,
 		m.OsecStats,
 	)

@@ -181,6 +181,7 @@ const (
 	NetworkMapOsecEvents      = "osec_events"
 	NetworkMapOsecExecDec     = "osec_exec_dec"
 	NetworkMapOsecMute        = "osec_mute"
+	NetworkMapOsecMuteOn      = "osec_mute_on"
 	NetworkMapOsecNetEx4      = "osec_net_ex4"
 	NetworkMapOsecNetEx6      = "osec_net_ex6"
 	NetworkMapOsecNetIn4      = "osec_net_in4"
@@ -289,6 +290,7 @@ type NetworkMapSpecs struct {
 	OsecEvents   *ebpf.MapSpec `ebpf:"osec_events"`
 	OsecExecDec  *ebpf.MapSpec `ebpf:"osec_exec_dec"`
 	OsecMute     *ebpf.MapSpec `ebpf:"osec_mute"`
+	OsecMuteOn   *ebpf.MapSpec `ebpf:"osec_mute_on"`
 	OsecNetEx4   *ebpf.MapSpec `ebpf:"osec_net_ex4"`
 	OsecNetEx6   *ebpf.MapSpec `ebpf:"osec_net_ex6"`
 	OsecNetIn4   *ebpf.MapSpec `ebpf:"osec_net_in4"`
@@ -345,6 +347,7 @@ type NetworkMaps struct {
 	OsecEvents   *ebpf.Map `ebpf:"osec_events"`
 	OsecExecDec  *ebpf.Map `ebpf:"osec_exec_dec"`
 	OsecMute     *ebpf.Map `ebpf:"osec_mute"`
+	OsecMuteOn   *ebpf.Map `ebpf:"osec_mute_on"`
 	OsecNetEx4   *ebpf.Map `ebpf:"osec_net_ex4"`
 	OsecNetEx6   *ebpf.Map `ebpf:"osec_net_ex6"`
 	OsecNetIn4   *ebpf.Map `ebpf:"osec_net_in4"`
@@ -364,6 +367,7 @@ func (m *NetworkMaps) Close() error {
 		m.OsecEvents,
 		m.OsecExecDec,
 		m.OsecMute,
+		m.OsecMuteOn,
 		m.OsecNetEx4,
 		m.OsecNetEx6,
 		m.OsecNetIn4,

@@ -371,6 +371,7 @@ const (
 	PolicyMapOsecF_wild          = "osec_f_wild"
 	PolicyMapOsecF_work          = "osec_f_work"
 	PolicyMapOsecMute            = "osec_mute"
+	PolicyMapOsecMuteOn          = "osec_mute_on"
 	PolicyMapOsecPolActive       = "osec_pol_active"
 	PolicyMapOsecPolArgs         = "osec_pol_args"
 	PolicyMapOsecPolBinExact     = "osec_pol_bin_exact"
@@ -534,6 +535,7 @@ type PolicyMapSpecs struct {
 	OsecF_wild        *ebpf.MapSpec `ebpf:"osec_f_wild"`
 	OsecF_work        *ebpf.MapSpec `ebpf:"osec_f_work"`
 	OsecMute          *ebpf.MapSpec `ebpf:"osec_mute"`
+	OsecMuteOn        *ebpf.MapSpec `ebpf:"osec_mute_on"`
 	OsecPolActive     *ebpf.MapSpec `ebpf:"osec_pol_active"`
 	OsecPolArgs       *ebpf.MapSpec `ebpf:"osec_pol_args"`
 	OsecPolBinExact   *ebpf.MapSpec `ebpf:"osec_pol_bin_exact"`
@@ -623,6 +625,7 @@ type PolicyMaps struct {
 	OsecF_wild        *ebpf.Map `ebpf:"osec_f_wild"`
 	OsecF_work        *ebpf.Map `ebpf:"osec_f_work"`
 	OsecMute          *ebpf.Map `ebpf:"osec_mute"`
+	OsecMuteOn        *ebpf.Map `ebpf:"osec_mute_on"`
 	OsecPolActive     *ebpf.Map `ebpf:"osec_pol_active"`
 	OsecPolArgs       *ebpf.Map `ebpf:"osec_pol_args"`
 	OsecPolBinExact   *ebpf.Map `ebpf:"osec_pol_bin_exact"`
@@ -667,6 +670,7 @@ func (m *PolicyMaps) Close() error {
 		m.OsecF_wild,
 		m.OsecF_work,
 		m.OsecMute,
+		m.OsecMuteOn,
 		m.OsecPolActive,
 		m.OsecPolArgs,
 		m.OsecPolBinExact,

@@ -329,6 +329,7 @@ const (
 	PrivilegeMapOsecMntBuf           = "osec_mnt_buf"
 	PrivilegeMapOsecModBuf           = "osec_mod_buf"
 	PrivilegeMapOsecMute             = "osec_mute"
+	PrivilegeMapOsecMuteOn           = "osec_mute_on"
 	PrivilegeMapOsecRbSeq            = "osec_rb_seq"
 	PrivilegeMapOsecScOps            = "osec_sc_ops"
 	PrivilegeMapOsecScState          = "osec_sc_state"
@@ -439,6 +440,7 @@ type PrivilegeMapSpecs struct {
 	OsecMntBuf  *ebpf.MapSpec `ebpf:"osec_mnt_buf"`
 	OsecModBuf  *ebpf.MapSpec `ebpf:"osec_mod_buf"`
 	OsecMute    *ebpf.MapSpec `ebpf:"osec_mute"`
+	OsecMuteOn  *ebpf.MapSpec `ebpf:"osec_mute_on"`
 	OsecRbSeq   *ebpf.MapSpec `ebpf:"osec_rb_seq"`
 	OsecScOps   *ebpf.MapSpec `ebpf:"osec_sc_ops"`
 	OsecScState *ebpf.MapSpec `ebpf:"osec_sc_state"`
@@ -489,6 +491,7 @@ type PrivilegeMaps struct {
 	OsecMntBuf  *ebpf.Map `ebpf:"osec_mnt_buf"`
 	OsecModBuf  *ebpf.Map `ebpf:"osec_mod_buf"`
 	OsecMute    *ebpf.Map `ebpf:"osec_mute"`
+	OsecMuteOn  *ebpf.Map `ebpf:"osec_mute_on"`
 	OsecRbSeq   *ebpf.Map `ebpf:"osec_rb_seq"`
 	OsecScOps   *ebpf.Map `ebpf:"osec_sc_ops"`
 	OsecScState *ebpf.Map `ebpf:"osec_sc_state"`
@@ -502,6 +505,7 @@ func (m *PrivilegeMaps) Close() error {
 		m.OsecMntBuf,
 		m.OsecModBuf,
 		m.OsecMute,
+		m.OsecMuteOn,
 		m.OsecRbSeq,
 		m.OsecScOps,
 		m.OsecScState,

@@ -175,6 +175,7 @@ const (
 	ProcessMapOsecExecBuf         = "osec_exec_buf"
 	ProcessMapOsecExecDec         = "osec_exec_dec"
 	ProcessMapOsecMute            = "osec_mute"
+	ProcessMapOsecMuteOn          = "osec_mute_on"
 	ProcessMapOsecPrevCreds       = "osec_prev_creds"
 	ProcessMapOsecRbSeq           = "osec_rb_seq"
 	ProcessMapOsecStats           = "osec_stats"
@@ -261,6 +262,7 @@ type ProcessMapSpecs struct {
 	OsecExecBuf   *ebpf.MapSpec `ebpf:"osec_exec_buf"`
 	OsecExecDec   *ebpf.MapSpec `ebpf:"osec_exec_dec"`
 	OsecMute      *ebpf.MapSpec `ebpf:"osec_mute"`
+	OsecMuteOn    *ebpf.MapSpec `ebpf:"osec_mute_on"`
 	OsecPrevCreds *ebpf.MapSpec `ebpf:"osec_prev_creds"`
 	OsecRbSeq     *ebpf.MapSpec `ebpf:"osec_rb_seq"`
 	OsecStats     *ebpf.MapSpec `ebpf:"osec_stats"`
@@ -305,6 +307,7 @@ type ProcessMaps struct {
 	OsecExecBuf   *ebpf.Map `ebpf:"osec_exec_buf"`
 	OsecExecDec   *ebpf.Map `ebpf:"osec_exec_dec"`
 	OsecMute      *ebpf.Map `ebpf:"osec_mute"`
+	OsecMuteOn    *ebpf.Map `ebpf:"osec_mute_on"`
 	OsecPrevCreds *ebpf.Map `ebpf:"osec_prev_creds"`
 	OsecRbSeq     *ebpf.Map `ebpf:"osec_rb_seq"`
 	OsecStats     *ebpf.Map `ebpf:"osec_stats"`
@@ -316,6 +319,7 @@ func (m *ProcessMaps) Close() error {
 		m.OsecExecBuf,
 		m.OsecExecDec,
 		m.OsecMute,
+		m.OsecMuteOn,
 		m.OsecPrevCreds,
 		m.OsecRbSeq,
 		m.OsecStats,

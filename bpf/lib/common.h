@@ -42,6 +42,16 @@ struct {
 	__type(value, struct mute_val);
 } osec_mute SEC(".maps");
 
+/* Non-zero while the policy set in force has a suppress rule (the enforcer sets it before the
+ * set takes effect and clears it once a set without one has): emit() looks a process up in
+ * osec_mute only then. An array read is inlined by the verifier; a hash lookup per record is not. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} osec_mute_on SEC(".maps");
+
 /* The policy's exec decisions handed to the process sensor's exec record (see struct
  * exec_decisions): written by policy.bpf.c, read and cleared by process.bpf.c. */
 struct {
@@ -96,7 +106,9 @@ static __always_inline void emit(void *data, __u64 size, __u8 kind)
 	struct sensor_stats *st = bpf_map_lookup_elem(&osec_stats, &zero);
 	long err;
 
-	if (muted_family(kind) && bpf_map_lookup_elem(&osec_mute, &tgid)) {
+	__u32 *mute_on = bpf_map_lookup_elem(&osec_mute_on, &zero);
+
+	if (muted_family(kind) && mute_on && *mute_on && bpf_map_lookup_elem(&osec_mute, &tgid)) {
 		if (st && kind < EVENT_KIND_MAX)
 			st->suppressed[kind]++;
 		return;

@@ -260,6 +260,16 @@ func compile(set *policy.Set, hooks map[Hook]bool) (*state, error) {
 	return s, nil
 }
 
+// suppresses reports whether the set has a suppress rule that mutes (not in monitor mode).
+func (s *state) suppresses() bool {
+	for i := range s.set.Rules {
+		if r := &s.set.Rules[i]; r.Action == policy.ActionSuppress && r.Mode != policy.ModeMonitor {
+			return true
+		}
+	}
+	return false
+}
+
 // net16Words is the size of one family's first-level CIDR filter (osec_pol_net16): one bit
 // per value of an address's first 16 bits.
 const net16Words = 1024

@@ -42,6 +42,7 @@ type Enforcer struct {
 	logger      *zap.Logger
 	coll        *ebpf.Collection
 	mute        *ebpf.Map                // the sensors' osec_mute (processes muted by suppress rules)
+	muteOn      *ebpf.Map                // the sensors' osec_mute_on: whether emit() checks osec_mute
 	inner       map[string]*ebpf.MapSpec // inner map specs of the per-generation arrays of maps
 	links       []link.Link
 	attachments []sensor.Attachment // guarded by mu once Load returned (lazy hooks add to it)
@@ -245,7 +246,7 @@ func Load(s *sensor.Sensors, caps sensor.Capabilities, opts Options) (_ *Enforce
 		}
 		e.inner[name] = ms.InnerMap.Copy()
 	}
-	e.mute = shared["osec_mute"]
+	e.mute, e.muteOn = shared["osec_mute"], shared["osec_mute_on"]
 	e.coll, err = ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: shared})
 	if err != nil {
 		var verr *ebpf.VerifierError
@@ -463,6 +464,13 @@ func (e *Enforcer) install(st *state, cg map[uint64]bpf.PolicyPolCgroup) error {
 	e.innerFDs[slot] = fds
 	e.cur[slot] = st
 	e.cgroups[slot] = cg
+	suppresses := st.suppresses()
+	if suppresses {
+		// before the set takes effect: its first mute must already silence the process
+		if err := e.setMuteOn(true); err != nil {
+			return err
+		}
+	}
 	if err := e.coll.Maps["osec_pol_active"].Put(uint32(0), bpf.PolicyPolActive{Gen: slot, On: 1}); err != nil {
 		return fmt.Errorf("activate policy generation: %w", err)
 	}
@@ -478,6 +486,26 @@ func (e *Enforcer) install(st *state, cg map[uint64]bpf.PolicyPolCgroup) error {
 	e.sets.Store(st.set.Generation, st)
 	e.active, e.on = slot, true
 	e.pruneMutes(st)
+	if !suppresses {
+		if err := e.setMuteOn(false); err != nil {
+			e.logger.Warn("Could not switch the kernel's mute check off", zap.Error(err))
+		}
+	}
+	return nil
+}
+
+// setMuteOn switches the sensors' check of osec_mute on or off (osec_mute_on).
+func (e *Enforcer) setMuteOn(on bool) error {
+	if e.muteOn == nil {
+		return nil
+	}
+	var v uint32
+	if on {
+		v = 1
+	}
+	if err := e.muteOn.Put(uint32(0), v); err != nil {
+		return fmt.Errorf("switch the mute check: %w", err)
+	}
 	return nil
 }
 
@@ -859,6 +887,9 @@ func (e *Enforcer) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.pruneMutes(nil) // no policy, no muted process
+	if err := e.setMuteOn(false); err != nil {
+		e.logger.Warn("Could not switch the kernel's mute check off", zap.Error(err))
+	}
 	for i := range e.innerFDs {
 		closeAll(e.innerFDs[i])
 		e.innerFDs[i] = nil

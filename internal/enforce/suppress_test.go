@@ -42,6 +42,12 @@ func TestSuppress(t *testing.T) {
 	rs := e.enf.Rules()
 	require.Len(t, rs, 1)
 	assert.Equal(t, HookExecTP, rs[0].Backend)
+	muteOn := func() uint32 {
+		var on uint32
+		require.NoError(t, e.sensors.SharedMaps()["osec_mute_on"].Lookup(uint32(0), &on))
+		return on
+	}
+	assert.Equal(t, uint32(1), muteOn(), "a set with a suppress rule: the sensors check osec_mute")
 
 	t.Run("muted", func(t *testing.T) {
 		before, err := e.sensors.Stats()
@@ -105,6 +111,7 @@ func TestSuppress(t *testing.T) {
 
 		require.NoError(t, e.enf.Apply(&policy.Set{Generation: 3, Rules: []policy.Rule{other}}))
 		assert.Error(t, e.sensors.Mute().Lookup(pid, &v), "unmuted: the set has no such rule")
+		assert.Equal(t, uint32(0), muteOn(), "no suppress rule: the check is off")
 		_, err = io.WriteString(in, "y\n")
 		require.NoError(t, err)
 		require.NoError(t, in.Close())
@@ -122,6 +129,7 @@ func TestSuppress(t *testing.T) {
 		m := quiet
 		m.Mode = policy.ModeMonitor
 		require.NoError(t, e.enf.Apply(&policy.Set{Generation: 4, Rules: []policy.Rule{m}}))
+		assert.Equal(t, uint32(0), muteOn(), "a monitor-mode suppress rule mutes nothing")
 		cmd := exec.Command(psh, "-c", "echo 1 > "+watched+"/monitored")
 		require.NoError(t, cmd.Run())
 		pid := uint32(cmd.Process.Pid)

@@ -121,7 +121,7 @@ type Sensors struct {
 }
 
 // sharedMaps are declared by bpf/lib/common.h in every object; one instance serves them all.
-var sharedMaps = []string{"osec_events", "osec_stats", "osec_rb_seq", "osec_mute", "osec_exec_dec"}
+var sharedMaps = []string{"osec_events", "osec_stats", "osec_rb_seq", "osec_mute", "osec_mute_on", "osec_exec_dec"}
 
 // programs of the process sensor, by hook.
 var processPrograms = map[Hook]struct{ exec, fork, exit, prepare string }{
