@@ -796,7 +796,15 @@ func (e *Enforcer) MissedRuns(missed map[string]uint64) error {
 	if e.coll == nil {
 		return nil
 	}
-	return sensor.AddMissedRuns(missed, e.coll.Programs)
+	if err := sensor.AddMissedRuns(missed, e.coll.Programs); err != nil {
+		return err
+	}
+	for _, c := range e.lazyColls {
+		if err := sensor.AddMissedRuns(missed, c.Programs); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Sets counts the sets applied and refused.
@@ -816,6 +824,7 @@ type Stats struct {
 	Truncated          uint64 // decisions beyond the per-operation bound (not recorded)
 	PathUnmatchable    uint64
 	ArgsTruncated      uint64 // command lines longer than the 1024 bytes matched
+	Muted              uint64 // images muted by enforced suppress rules (no decision record)
 }
 
 // Stats reads the kernel counters.
@@ -834,6 +843,7 @@ func (e *Enforcer) Stats() (Stats, error) {
 		s.Truncated += c.Truncated
 		s.PathUnmatchable += c.PathUnmatchable
 		s.ArgsTruncated += c.ArgsTruncated
+		s.Muted += c.Muted
 	}
 	return s, nil
 }

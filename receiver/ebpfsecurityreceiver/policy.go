@@ -275,6 +275,7 @@ func (r *ebpfReceiver) emitPolicyMetrics(mb *metadata.MetricsBuilder, now pcommo
 	mb.RecordOtelsecPolicySetsDataPoint(now, int64(refused), metadata.AttributeSetOutcomeRefused)
 	if st, err := enf.Stats(); err == nil {
 		mb.RecordOtelsecPolicyDecisionsRateLimitedDataPoint(now, int64(st.RateLimited))
+		mb.RecordOtelsecPolicyProcessesMutedDataPoint(now, int64(st.Muted))
 		mb.RecordOtelsecPolicyLimitsDataPoint(now, int64(st.Truncated), metadata.AttributeMatchLimitDecisions)
 		mb.RecordOtelsecPolicyLimitsDataPoint(now, int64(st.PathUnmatchable), metadata.AttributeMatchLimitPath)
 		mb.RecordOtelsecPolicyLimitsDataPoint(now, int64(st.ArgsTruncated), metadata.AttributeMatchLimitArgs)

@@ -318,4 +318,6 @@ func TestPolicySuppress(t *testing.T) {
 		return metricSum(h, "otelsec.kernel.records.suppressed", "process.exec") >= 1 &&
 			metricSum(h, "otelsec.kernel.records.suppressed", "process.exit") >= 1
 	}, 10*time.Second, 50*time.Millisecond, "otelsec.kernel.records.suppressed")
+	require.Eventually(t, func() bool { return metricValue(h, "otelsec.policy.processes.muted") == 1 },
+		10*time.Second, 50*time.Millisecond, "otelsec.policy.processes.muted: the one shell")
 }

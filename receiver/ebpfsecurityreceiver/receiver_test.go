@@ -378,6 +378,23 @@ func metricSum(h *harness, name, event string) int64 {
 	return -1
 }
 
+// metricValue is the latest value of a metric without attributes, -1 before any.
+func metricValue(h *harness, name string) int64 {
+	all := h.metrics.AllMetrics()
+	for i := len(all) - 1; i >= 0; i-- {
+		for _, rm := range all[i].ResourceMetrics().All() {
+			for _, sm := range rm.ScopeMetrics().All() {
+				for _, m := range sm.Metrics().All() {
+					if m.Name() == name && m.Sum().DataPoints().Len() == 1 {
+						return m.Sum().DataPoints().At(0).IntValue()
+					}
+				}
+			}
+		}
+	}
+	return -1
+}
+
 type logsCounter struct {
 	mu     sync.Mutex
 	byName map[string]uint64

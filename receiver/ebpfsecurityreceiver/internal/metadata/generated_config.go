@@ -365,6 +365,26 @@ func (ms *OtelsecPolicyLimitsMetricConfig) Validate() error {
 	return nil
 }
 
+// OtelsecPolicyProcessesMutedMetricConfig provides config for the otelsec.policy.processes.muted metric.
+type OtelsecPolicyProcessesMutedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *OtelsecPolicyProcessesMutedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
 // OtelsecPolicyRulesMetricAttributeKey specifies the key of an attribute for the otelsec.policy.rules metric.
 type OtelsecPolicyRulesMetricAttributeKey string
 
@@ -601,6 +621,7 @@ type MetricsConfig struct {
 	OtelsecKernelRecordsSuppressed    OtelsecKernelRecordsSuppressedMetricConfig    `mapstructure:"otelsec.kernel.records.suppressed"`
 	OtelsecPolicyDecisionsRateLimited OtelsecPolicyDecisionsRateLimitedMetricConfig `mapstructure:"otelsec.policy.decisions.rate_limited"`
 	OtelsecPolicyLimits               OtelsecPolicyLimitsMetricConfig               `mapstructure:"otelsec.policy.limits"`
+	OtelsecPolicyProcessesMuted       OtelsecPolicyProcessesMutedMetricConfig       `mapstructure:"otelsec.policy.processes.muted"`
 	OtelsecPolicyRules                OtelsecPolicyRulesMetricConfig                `mapstructure:"otelsec.policy.rules"`
 	OtelsecPolicySets                 OtelsecPolicySetsMetricConfig                 `mapstructure:"otelsec.policy.sets"`
 	OtelsecProcessCacheEvictions      OtelsecProcessCacheEvictionsMetricConfig      `mapstructure:"otelsec.process_cache.evictions"`
@@ -649,6 +670,9 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []OtelsecPolicyLimitsMetricAttributeKey{OtelsecPolicyLimitsMetricAttributeKeyMatchLimit},
+		},
+		OtelsecPolicyProcessesMuted: OtelsecPolicyProcessesMutedMetricConfig{
+			Enabled: true,
 		},
 		OtelsecPolicyRules: OtelsecPolicyRulesMetricConfig{
 			Enabled:             true,

@@ -64,6 +64,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []OtelsecPolicyLimitsMetricAttributeKey{OtelsecPolicyLimitsMetricAttributeKeyMatchLimit},
 					},
+					OtelsecPolicyProcessesMuted: OtelsecPolicyProcessesMutedMetricConfig{
+						Enabled: true,
+					},
 					OtelsecPolicyRules: OtelsecPolicyRulesMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -141,6 +144,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []OtelsecPolicyLimitsMetricAttributeKey{OtelsecPolicyLimitsMetricAttributeKeyMatchLimit},
 					},
+					OtelsecPolicyProcessesMuted: OtelsecPolicyProcessesMutedMetricConfig{
+						Enabled: false,
+					},
 					OtelsecPolicyRules: OtelsecPolicyRulesMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -180,7 +186,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(OtelsecEventsMetricConfig{}, OtelsecKernelProgramRunsMissedMetricConfig{}, OtelsecKernelRecordsMetricConfig{}, OtelsecKernelRecordsFilteredMetricConfig{}, OtelsecKernelRecordsLostMetricConfig{}, OtelsecKernelRecordsSuppressedMetricConfig{}, OtelsecPolicyDecisionsRateLimitedMetricConfig{}, OtelsecPolicyLimitsMetricConfig{}, OtelsecPolicyRulesMetricConfig{}, OtelsecPolicySetsMetricConfig{}, OtelsecProcessCacheEvictionsMetricConfig{}, OtelsecProcessCacheReapedMetricConfig{}, OtelsecProcessCacheSizeMetricConfig{}, OtelsecRecordsInvalidMetricConfig{}, OtelsecSensorHooksMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(OtelsecEventsMetricConfig{}, OtelsecKernelProgramRunsMissedMetricConfig{}, OtelsecKernelRecordsMetricConfig{}, OtelsecKernelRecordsFilteredMetricConfig{}, OtelsecKernelRecordsLostMetricConfig{}, OtelsecKernelRecordsSuppressedMetricConfig{}, OtelsecPolicyDecisionsRateLimitedMetricConfig{}, OtelsecPolicyLimitsMetricConfig{}, OtelsecPolicyProcessesMutedMetricConfig{}, OtelsecPolicyRulesMetricConfig{}, OtelsecPolicySetsMetricConfig{}, OtelsecProcessCacheEvictionsMetricConfig{}, OtelsecProcessCacheReapedMetricConfig{}, OtelsecProcessCacheSizeMetricConfig{}, OtelsecRecordsInvalidMetricConfig{}, OtelsecSensorHooksMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}

@@ -107,6 +107,9 @@ var MetricsInfo = metricsInfo{
 		Name:       "otelsec.policy.limits",
 		Attributes: []string{"match_limit"},
 	},
+	OtelsecPolicyProcessesMuted: metricInfo{
+		Name: "otelsec.policy.processes.muted",
+	},
 	OtelsecPolicyRules: metricInfo{
 		Name:       "otelsec.policy.rules",
 		Attributes: []string{"rule", "backend"},
@@ -142,6 +145,7 @@ type metricsInfo struct {
 	OtelsecKernelRecordsSuppressed    metricInfo
 	OtelsecPolicyDecisionsRateLimited metricInfo
 	OtelsecPolicyLimits               metricInfo
+	OtelsecPolicyProcessesMuted       metricInfo
 	OtelsecPolicyRules                metricInfo
 	OtelsecPolicySets                 metricInfo
 	OtelsecProcessCacheEvictions      metricInfo
@@ -845,6 +849,58 @@ func newMetricOtelsecPolicyLimits(cfg OtelsecPolicyLimitsMetricConfig) metricOte
 	return m
 }
 
+type metricOtelsecPolicyProcessesMuted struct {
+	data     pmetric.Metric                          // data buffer for generated metric.
+	config   OtelsecPolicyProcessesMutedMetricConfig // metric config provided by user.
+	capacity int                                     // max observed number of data points added to the metric.
+}
+
+// init fills otelsec.policy.processes.muted metric with initial data.
+func (m *metricOtelsecPolicyProcessesMuted) init() {
+	m.data.SetName("otelsec.policy.processes.muted")
+	m.data.SetDescription("Program images an enforced suppress rule muted at their exec (their forked children stay muted until they exec another image). Such a rule writes no policy.decision record; this counts what it did.")
+	m.data.SetUnit("{process}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricOtelsecPolicyProcessesMuted) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricOtelsecPolicyProcessesMuted) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricOtelsecPolicyProcessesMuted) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricOtelsecPolicyProcessesMuted(cfg OtelsecPolicyProcessesMutedMetricConfig) metricOtelsecPolicyProcessesMuted {
+	m := metricOtelsecPolicyProcessesMuted{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricOtelsecPolicyRules struct {
 	data          pmetric.Metric                 // data buffer for generated metric.
 	config        OtelsecPolicyRulesMetricConfig // metric config provided by user.
@@ -1344,6 +1400,7 @@ type MetricsBuilder struct {
 	metricOtelsecKernelRecordsSuppressed    metricOtelsecKernelRecordsSuppressed
 	metricOtelsecPolicyDecisionsRateLimited metricOtelsecPolicyDecisionsRateLimited
 	metricOtelsecPolicyLimits               metricOtelsecPolicyLimits
+	metricOtelsecPolicyProcessesMuted       metricOtelsecPolicyProcessesMuted
 	metricOtelsecPolicyRules                metricOtelsecPolicyRules
 	metricOtelsecPolicySets                 metricOtelsecPolicySets
 	metricOtelsecProcessCacheEvictions      metricOtelsecProcessCacheEvictions
@@ -1384,6 +1441,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricOtelsecKernelRecordsSuppressed:    newMetricOtelsecKernelRecordsSuppressed(mbc.Metrics.OtelsecKernelRecordsSuppressed),
 		metricOtelsecPolicyDecisionsRateLimited: newMetricOtelsecPolicyDecisionsRateLimited(mbc.Metrics.OtelsecPolicyDecisionsRateLimited),
 		metricOtelsecPolicyLimits:               newMetricOtelsecPolicyLimits(mbc.Metrics.OtelsecPolicyLimits),
+		metricOtelsecPolicyProcessesMuted:       newMetricOtelsecPolicyProcessesMuted(mbc.Metrics.OtelsecPolicyProcessesMuted),
 		metricOtelsecPolicyRules:                newMetricOtelsecPolicyRules(mbc.Metrics.OtelsecPolicyRules),
 		metricOtelsecPolicySets:                 newMetricOtelsecPolicySets(mbc.Metrics.OtelsecPolicySets),
 		metricOtelsecProcessCacheEvictions:      newMetricOtelsecProcessCacheEvictions(mbc.Metrics.OtelsecProcessCacheEvictions),
@@ -1489,6 +1547,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricOtelsecKernelRecordsSuppressed.emit(ils.Metrics())
 	mb.metricOtelsecPolicyDecisionsRateLimited.emit(ils.Metrics())
 	mb.metricOtelsecPolicyLimits.emit(ils.Metrics())
+	mb.metricOtelsecPolicyProcessesMuted.emit(ils.Metrics())
 	mb.metricOtelsecPolicyRules.emit(ils.Metrics())
 	mb.metricOtelsecPolicySets.emit(ils.Metrics())
 	mb.metricOtelsecProcessCacheEvictions.emit(ils.Metrics())
@@ -1565,6 +1624,11 @@ func (mb *MetricsBuilder) RecordOtelsecPolicyDecisionsRateLimitedDataPoint(ts pc
 // RecordOtelsecPolicyLimitsDataPoint adds a data point to otelsec.policy.limits metric.
 func (mb *MetricsBuilder) RecordOtelsecPolicyLimitsDataPoint(ts pcommon.Timestamp, val int64, matchLimitAttributeValue AttributeMatchLimit) {
 	mb.metricOtelsecPolicyLimits.recordDataPoint(mb.startTime, ts, val, matchLimitAttributeValue.String())
+}
+
+// RecordOtelsecPolicyProcessesMutedDataPoint adds a data point to otelsec.policy.processes.muted metric.
+func (mb *MetricsBuilder) RecordOtelsecPolicyProcessesMutedDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricOtelsecPolicyProcessesMuted.recordDataPoint(mb.startTime, ts, val)
 }
 
 // RecordOtelsecPolicyRulesDataPoint adds a data point to otelsec.policy.rules metric.

@@ -132,6 +132,9 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordOtelsecPolicyProcessesMutedDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordOtelsecPolicyRulesDataPoint(ts, 1, "rule-val", "backend-val")
 			if tt.name == "reaggregate_set" {
 				mb.RecordOtelsecPolicyRulesDataPoint(ts, 3, "rule-val-2", "backend-val-2")
@@ -527,6 +530,20 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok := dp.Attributes().Get("otelsec.policy.limit")
 						assert.False(t, ok)
 					}
+				case "otelsec.policy.processes.muted":
+					assert.False(t, validatedMetrics["otelsec.policy.processes.muted"], "Found a duplicate in the metrics slice: otelsec.policy.processes.muted")
+					validatedMetrics["otelsec.policy.processes.muted"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Program images an enforced suppress rule muted at their exec (their forked children stay muted until they exec another image). Such a rule writes no policy.decision record; this counts what it did.", mi.Description())
+					assert.Equal(t, "{process}", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
 				case "otelsec.policy.rules":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["otelsec.policy.rules"], "Found a duplicate in the metrics slice: otelsec.policy.rules")
