@@ -500,6 +500,9 @@ func collect(t *testing.T, s *Sensors) *privRecords {
 		}
 	}()
 	t.Cleanup(func() {
+		if missed, err := s.MissedRuns(); err == nil && len(missed) > 0 {
+			t.Logf("runs the kernel skipped (recursion misses), by program: %v", missed)
+		}
 		rd.Close()
 		<-c.done
 		require.Empty(t, c.errs, "records that did not decode")
