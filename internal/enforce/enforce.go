@@ -787,24 +787,24 @@ func (e *Enforcer) Rules() []RuleState {
 	return slices.Clone(e.cur[e.active].states)
 }
 
-// MissedRuns adds to missed, per policy program that has any, the runs the kernel skipped
-// because a BPF program was already running on that CPU (tracing programs only: BPF LSM and
-// cgroup programs are never skipped): operations those runs would have decided were not.
-func (e *Enforcer) MissedRuns(missed map[string]uint64) error {
+// MissedRuns returns, per policy program that has any, the runs the kernel skipped because
+// that program was already running on the CPU (tracing programs only: BPF LSM and cgroup
+// programs are never skipped): operations those runs would have decided were not.
+func (e *Enforcer) MissedRuns() (map[string]uint64, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	missed := make(map[string]uint64)
 	if e.coll == nil {
-		return nil
+		return missed, nil
 	}
-	if err := sensor.AddMissedRuns(missed, e.coll.Programs); err != nil {
-		return err
-	}
-	for _, c := range e.lazyColls {
-		if err := sensor.AddMissedRuns(missed, c.Programs); err != nil {
-			return err
+	for _, c := range append([]*ebpf.Collection{e.coll}, e.lazyColls...) {
+		m, err := sensor.MissedRuns(c.Programs)
+		if err != nil {
+			return nil, err
 		}
+		maps.Copy(missed, m)
 	}
-	return nil
+	return missed, nil
 }
 
 // Sets counts the sets applied and refused.

@@ -1,20 +1,23 @@
 package sensor
 
 import (
+	"maps"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
+	"github.com/otelsec/otelsec/internal/kernel"
 	"github.com/stretchr/testify/require"
 )
 
-// TestAddMissedRuns makes the kernel skip runs of a program for real and reads them back: a
+// TestMissedRuns makes the kernel skip runs of a program for real and reads them back: a
 // raw tracepoint program on bpf_trace_printk that itself calls bpf_trace_printk fires its own
 // tracepoint while it runs, and the kernel skips that nested run (recursion_misses), exactly
 // as it skips a sensor program that another task's run of it still holds on a CPU.
-func TestAddMissedRuns(t *testing.T) {
+func TestMissedRuns(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to load BPF programs")
 	}
@@ -41,18 +44,46 @@ func TestAddMissedRuns(t *testing.T) {
 	defer trigger.Close()
 
 	progs := map[string]*ebpf.Program{"nested": nested, "trigger": trigger}
-	missed := map[string]uint64{"nested": 5} // added to, not replaced
-	require.NoError(t, AddMissedRuns(missed, progs))
-	require.Equal(t, map[string]uint64{"nested": 5}, missed, "no run skipped yet")
+	missed, err := MissedRuns(progs)
+	require.NoError(t, err)
+	require.Empty(t, missed, "no run skipped yet")
 
 	const runs = 3
 	for range runs {
 		_, err := trigger.Run(&ebpf.RunOptions{Data: make([]byte, 14)})
 		require.NoError(t, err)
 	}
-	missed = map[string]uint64{}
-	require.NoError(t, AddMissedRuns(missed, progs))
+	missed, err = MissedRuns(progs)
+	require.NoError(t, err)
 	// Each trigger run: the nested program runs once (its printk fires the tracepoint again:
 	// that run is skipped). The trigger program is never skipped.
 	require.Equal(t, map[string]uint64{"nested": runs}, missed)
+}
+
+// TestSensorsMissedRuns: every loaded sensor has its entry, zero included (the metric's
+// series exist before the first miss).
+func TestSensorsMissedRuns(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to load BPF programs")
+	}
+	f, err := kernel.Probe()
+	require.NoError(t, err)
+	s, err := Load(Options{ProcessHook: HookAuto, RingBufferSize: 1 << 20, WakeupEvery: 1, ArgsMaxBytes: 1024,
+		Privilege: PrivilegeOptions{Enabled: true, Events: []string{"process.namespace_change"}}}, CapabilitiesOf(f))
+	require.NoError(t, err)
+	defer s.Close()
+	bySensor, byProgram, err := s.MissedRuns()
+	require.NoError(t, err)
+	require.Equal(t, []string{"privilege", "process"}, slices.Sorted(maps.Keys(bySensor)))
+	var sensors, programs uint64
+	for _, n := range bySensor {
+		sensors += n
+	}
+	for _, n := range byProgram {
+		programs += n
+	}
+	require.Equal(t, programs, sensors, "the sensors' sums are their programs'")
+	if sensors > 0 {
+		t.Logf("runs skipped by now (a preemptible kernel): %v, by program %v", bySensor, byProgram)
+	}
 }

@@ -500,7 +500,7 @@ func collect(t *testing.T, s *Sensors) *privRecords {
 		}
 	}()
 	t.Cleanup(func() {
-		if missed, err := s.MissedRuns(); err == nil && len(missed) > 0 {
+		if _, missed, err := s.MissedRuns(); err == nil && len(missed) > 0 {
 			t.Logf("runs the kernel skipped (recursion misses), by program: %v", missed)
 		}
 		rd.Close()
@@ -547,7 +547,7 @@ func ofPID[T any](t *testing.T, c *privRecords, pid int, match func(*T) bool) []
 		if !time.Now().Before(deadline) {
 			st, err := c.s.Stats()
 			require.NoError(t, err)
-			missed, err := c.s.MissedRuns()
+			_, missed, err := c.s.MissedRuns()
 			require.NoError(t, err)
 			_, alive := os.Stat(fmt.Sprintf("/proc/%d", pid))
 			t.Fatalf("no exit record of pid %d after %s (/proc/%d: %v; records sent %v, lost %v; programs' missed runs %v)",
@@ -561,7 +561,7 @@ func ofPID[T any](t *testing.T, c *privRecords, pid int, match func(*T) bool) []
 // exitMisses is the number of runs the kernel skipped of the process sensor's exit programs.
 func (c *privRecords) exitMisses(t *testing.T) uint64 {
 	t.Helper()
-	missed, err := c.s.MissedRuns()
+	_, missed, err := c.s.MissedRuns()
 	require.NoError(t, err)
 	return missed["osec_exit_btf"] + missed["osec_exit_raw"]
 }

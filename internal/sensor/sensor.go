@@ -115,6 +115,7 @@ func (a Attachment) String() string { return string(a.Hook) + "/" + a.Point }
 type Sensors struct {
 	opts        Options
 	colls       []*ebpf.Collection
+	collNames   []string // the sensor of each of colls: process, file, network, privilege
 	shared      map[string]*ebpf.Map // the maps every object shares, created by the first one
 	links       []link.Link
 	attachments []Attachment
@@ -201,6 +202,7 @@ func (s *Sensors) loadObject(sensor string, spec *ebpf.CollectionSpec, keep map[
 		return nil, fmt.Errorf("%s sensor: load: %w", sensor, err)
 	}
 	s.colls = append(s.colls, coll)
+	s.collNames = append(s.collNames, sensor)
 	if s.shared == nil {
 		s.shared = make(map[string]*ebpf.Map, len(sharedMaps))
 		for _, name := range sharedMaps {
@@ -334,31 +336,40 @@ func (s *Sensors) Stats() (Stats, error) {
 	return st, nil
 }
 
-// MissedRuns returns, per program that has any, how often the kernel skipped running it
-// because a BPF program was already running on that CPU (bpf_prog_info.recursion_misses):
-// the events those runs would have produced were lost before any counter of ours saw them.
-func (s *Sensors) MissedRuns() (map[string]uint64, error) {
-	missed := make(map[string]uint64)
-	for _, coll := range s.colls {
-		if err := AddMissedRuns(missed, coll.Programs); err != nil {
-			return nil, err
+// MissedRuns returns, per loaded sensor (process, file, network, privilege; zero included),
+// how often the kernel skipped running one of its programs because that program was already
+// running on the CPU (bpf_prog_info.recursion_misses): the events those runs would have
+// produced were lost before any counter of ours saw them. byProgram has the programs that
+// had any.
+func (s *Sensors) MissedRuns() (bySensor, byProgram map[string]uint64, err error) {
+	bySensor, byProgram = make(map[string]uint64), make(map[string]uint64)
+	for i, coll := range s.colls {
+		missed, err := MissedRuns(coll.Programs)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s sensor: %w", s.collNames[i], err)
+		}
+		bySensor[s.collNames[i]] += 0
+		for name, n := range missed {
+			bySensor[s.collNames[i]] += n
+			byProgram[name] += n
 		}
 	}
-	return missed, nil
+	return bySensor, byProgram, nil
 }
 
-// AddMissedRuns adds to missed the recursion misses of each of progs that has any.
-func AddMissedRuns(missed map[string]uint64, progs map[string]*ebpf.Program) error {
+// MissedRuns returns the recursion misses of each of progs that has any.
+func MissedRuns(progs map[string]*ebpf.Program) (map[string]uint64, error) {
+	missed := make(map[string]uint64)
 	for name, p := range progs {
 		st, err := p.Stats()
 		if err != nil {
-			return fmt.Errorf("read the statistics of program %s: %w", name, err)
+			return nil, fmt.Errorf("read the statistics of program %s: %w", name, err)
 		}
 		if st.RecursionMisses > 0 {
-			missed[name] += st.RecursionMisses
+			missed[name] = st.RecursionMisses
 		}
 	}
-	return nil
+	return missed, nil
 }
 
 // Stats are kernel-side counters indexed by Kind: records sent, records the full ring buffer
@@ -406,6 +417,6 @@ func (s *Sensors) Close() error {
 	for _, coll := range s.colls {
 		coll.Close()
 	}
-	s.colls, s.shared = nil, nil
+	s.colls, s.collNames, s.shared = nil, nil, nil
 	return err
 }

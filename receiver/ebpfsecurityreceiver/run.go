@@ -238,15 +238,23 @@ func (r *ebpfReceiver) emitMetrics(ctx context.Context, mb *metadata.MetricsBuil
 	} else {
 		r.logger.Warn("Reading the kernel's counters failed", zap.Error(err))
 	}
-	missed, merr := r.sensors.MissedRuns()
+	bySensor, _, merr := r.sensors.MissedRuns()
 	if merr == nil && r.enforcer != nil {
-		merr = r.enforcer.MissedRuns(missed)
+		var byProgram map[string]uint64
+		if byProgram, merr = r.enforcer.MissedRuns(); merr == nil {
+			bySensor["policy"] = 0
+			for _, n := range byProgram {
+				bySensor["policy"] += n
+			}
+		}
 	}
 	if merr != nil {
 		r.logger.Warn("Reading the BPF programs' statistics failed", zap.Error(merr))
 	}
-	for name, n := range missed {
-		mb.RecordOtelsecKernelProgramRunsMissedDataPoint(now, int64(n), name)
+	for name, n := range bySensor {
+		if a, ok := metadata.MapAttributeSensor[name]; ok {
+			mb.RecordOtelsecKernelProgramRunsMissedDataPoint(now, int64(n), a)
+		}
 	}
 	mb.RecordOtelsecRecordsInvalidDataPoint(now, int64(r.invalid.Load()))
 	size, evictions := r.cache.Stats()

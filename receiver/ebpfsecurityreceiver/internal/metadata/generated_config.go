@@ -61,7 +61,7 @@ func (ms *OtelsecEventsMetricConfig) Validate() error {
 type OtelsecKernelProgramRunsMissedMetricAttributeKey string
 
 const (
-	OtelsecKernelProgramRunsMissedMetricAttributeKeyProgram OtelsecKernelProgramRunsMissedMetricAttributeKey = "otelsec.bpf.program"
+	OtelsecKernelProgramRunsMissedMetricAttributeKeySensor OtelsecKernelProgramRunsMissedMetricAttributeKey = "otelsec.sensor.name"
 )
 
 // OtelsecKernelProgramRunsMissedMetricConfig provides config for the otelsec.kernel.program.runs_missed metric.
@@ -90,9 +90,9 @@ func (ms *OtelsecKernelProgramRunsMissedMetricConfig) Unmarshal(parser *confmap.
 func (ms *OtelsecKernelProgramRunsMissedMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case OtelsecKernelProgramRunsMissedMetricAttributeKeyProgram:
+		case OtelsecKernelProgramRunsMissedMetricAttributeKeySensor:
 		default:
-			return fmt.Errorf("metric otelsec.kernel.program.runs_missed doesn't have an attribute %v, valid attributes: [otelsec.bpf.program]", val)
+			return fmt.Errorf("metric otelsec.kernel.program.runs_missed doesn't have an attribute %v, valid attributes: [otelsec.sensor.name]", val)
 		}
 	}
 
@@ -641,7 +641,7 @@ func DefaultMetricsConfig() MetricsConfig {
 		OtelsecKernelProgramRunsMissed: OtelsecKernelProgramRunsMissedMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
-			EnabledAttributes:   []OtelsecKernelProgramRunsMissedMetricAttributeKey{OtelsecKernelProgramRunsMissedMetricAttributeKeyProgram},
+			EnabledAttributes:   []OtelsecKernelProgramRunsMissedMetricAttributeKey{OtelsecKernelProgramRunsMissedMetricAttributeKeySensor},
 		},
 		OtelsecKernelRecords: OtelsecKernelRecordsMetricConfig{
 			Enabled:             true,

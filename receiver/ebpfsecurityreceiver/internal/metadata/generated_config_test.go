@@ -34,7 +34,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					OtelsecKernelProgramRunsMissed: OtelsecKernelProgramRunsMissedMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []OtelsecKernelProgramRunsMissedMetricAttributeKey{OtelsecKernelProgramRunsMissedMetricAttributeKeyProgram},
+						EnabledAttributes:   []OtelsecKernelProgramRunsMissedMetricAttributeKey{OtelsecKernelProgramRunsMissedMetricAttributeKeySensor},
 					},
 					OtelsecKernelRecords: OtelsecKernelRecordsMetricConfig{
 						Enabled:             true,
@@ -114,7 +114,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					OtelsecKernelProgramRunsMissed: OtelsecKernelProgramRunsMissedMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []OtelsecKernelProgramRunsMissedMetricAttributeKey{OtelsecKernelProgramRunsMissedMetricAttributeKeyProgram},
+						EnabledAttributes:   []OtelsecKernelProgramRunsMissedMetricAttributeKey{OtelsecKernelProgramRunsMissedMetricAttributeKeySensor},
 					},
 					OtelsecKernelRecords: OtelsecKernelRecordsMetricConfig{
 						Enabled:             false,
@@ -208,7 +208,7 @@ func TestOtelsecKernelProgramRunsMissedMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []OtelsecKernelProgramRunsMissedMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric otelsec.kernel.program.runs_missed doesn't have an attribute invalid, valid attributes: [otelsec.bpf.program]")
+	require.ErrorContains(t, cfg.Validate(), "metric otelsec.kernel.program.runs_missed doesn't have an attribute invalid, valid attributes: [otelsec.sensor.name]")
 
 	cfg = DefaultMetricsConfig().OtelsecKernelProgramRunsMissed
 	cfg.AggregationStrategy = "invalid"

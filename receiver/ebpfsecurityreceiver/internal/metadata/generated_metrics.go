@@ -49,6 +49,44 @@ var MapAttributeMatchLimit = map[string]AttributeMatchLimit{
 	"args":      AttributeMatchLimitArgs,
 }
 
+// AttributeSensor specifies the value sensor attribute.
+type AttributeSensor int
+
+const (
+	_ AttributeSensor = iota
+	AttributeSensorProcess
+	AttributeSensorFile
+	AttributeSensorNetwork
+	AttributeSensorPrivilege
+	AttributeSensorPolicy
+)
+
+// String returns the string representation of the AttributeSensor.
+func (av AttributeSensor) String() string {
+	switch av {
+	case AttributeSensorProcess:
+		return "process"
+	case AttributeSensorFile:
+		return "file"
+	case AttributeSensorNetwork:
+		return "network"
+	case AttributeSensorPrivilege:
+		return "privilege"
+	case AttributeSensorPolicy:
+		return "policy"
+	}
+	return ""
+}
+
+// MapAttributeSensor is a helper map of string to AttributeSensor attribute value.
+var MapAttributeSensor = map[string]AttributeSensor{
+	"process":   AttributeSensorProcess,
+	"file":      AttributeSensorFile,
+	"network":   AttributeSensorNetwork,
+	"privilege": AttributeSensorPrivilege,
+	"policy":    AttributeSensorPolicy,
+}
+
 // AttributeSetOutcome specifies the value set_outcome attribute.
 type AttributeSetOutcome int
 
@@ -82,7 +120,7 @@ var MetricsInfo = metricsInfo{
 	},
 	OtelsecKernelProgramRunsMissed: metricInfo{
 		Name:       "otelsec.kernel.program.runs_missed",
-		Attributes: []string{"program"},
+		Attributes: []string{"sensor"},
 	},
 	OtelsecKernelRecords: metricInfo{
 		Name:       "otelsec.kernel.records",
@@ -261,7 +299,7 @@ type metricOtelsecKernelProgramRunsMissed struct {
 // init fills otelsec.kernel.program.runs_missed metric with initial data.
 func (m *metricOtelsecKernelProgramRunsMissed) init() {
 	m.data.SetName("otelsec.kernel.program.runs_missed")
-	m.data.SetDescription("Runs of a BPF program the kernel skipped because a BPF program was already running on that CPU (bpf_prog_info recursion_misses), for the programs that had any: the events (or, for a policy program, the decisions) of those runs were lost before any other counter saw them. The process cache reaps processes whose exit was lost (otelsec.process_cache.reaped).")
+	m.data.SetDescription("Runs of a sensor's BPF programs the kernel skipped because that program was already running on the CPU (bpf_prog_info recursion_misses, summed over the sensor's programs; bpftool prog shows them per program): the events (or, for the policy programs, the decisions) of those runs were lost before any other counter saw them. The process cache reaps processes whose exit was lost (otelsec.process_cache.reaped).")
 	m.data.SetUnit("{run}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -270,7 +308,7 @@ func (m *metricOtelsecKernelProgramRunsMissed) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricOtelsecKernelProgramRunsMissed) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, programAttributeValue string) {
+func (m *metricOtelsecKernelProgramRunsMissed) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, sensorAttributeValue string) {
 	if !m.config.Enabled {
 		return
 	}
@@ -278,8 +316,8 @@ func (m *metricOtelsecKernelProgramRunsMissed) recordDataPoint(start pcommon.Tim
 	dp := pmetric.NewNumberDataPoint()
 	dp.SetStartTimestamp(start)
 	dp.SetTimestamp(ts)
-	if slices.Contains(m.config.EnabledAttributes, OtelsecKernelProgramRunsMissedMetricAttributeKeyProgram) {
-		dp.Attributes().PutStr("otelsec.bpf.program", programAttributeValue)
+	if slices.Contains(m.config.EnabledAttributes, OtelsecKernelProgramRunsMissedMetricAttributeKeySensor) {
+		dp.Attributes().PutStr("otelsec.sensor.name", sensorAttributeValue)
 	}
 
 	var s string
@@ -1592,8 +1630,8 @@ func (mb *MetricsBuilder) RecordOtelsecEventsDataPoint(ts pcommon.Timestamp, val
 }
 
 // RecordOtelsecKernelProgramRunsMissedDataPoint adds a data point to otelsec.kernel.program.runs_missed metric.
-func (mb *MetricsBuilder) RecordOtelsecKernelProgramRunsMissedDataPoint(ts pcommon.Timestamp, val int64, programAttributeValue string) {
-	mb.metricOtelsecKernelProgramRunsMissed.recordDataPoint(mb.startTime, ts, val, programAttributeValue)
+func (mb *MetricsBuilder) RecordOtelsecKernelProgramRunsMissedDataPoint(ts pcommon.Timestamp, val int64, sensorAttributeValue AttributeSensor) {
+	mb.metricOtelsecKernelProgramRunsMissed.recordDataPoint(mb.startTime, ts, val, sensorAttributeValue.String())
 }
 
 // RecordOtelsecKernelRecordsDataPoint adds a data point to otelsec.kernel.records metric.

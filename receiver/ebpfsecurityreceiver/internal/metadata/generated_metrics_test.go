@@ -93,9 +93,9 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordOtelsecKernelProgramRunsMissedDataPoint(ts, 1, "program-val")
+			mb.RecordOtelsecKernelProgramRunsMissedDataPoint(ts, 1, AttributeSensorProcess)
 			if tt.name == "reaggregate_set" {
-				mb.RecordOtelsecKernelProgramRunsMissedDataPoint(ts, 3, "program-val-2")
+				mb.RecordOtelsecKernelProgramRunsMissedDataPoint(ts, 3, AttributeSensorFile)
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -258,7 +258,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["otelsec.kernel.program.runs_missed"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Runs of a BPF program the kernel skipped because a BPF program was already running on that CPU (bpf_prog_info recursion_misses), for the programs that had any: the events (or, for a policy program, the decisions) of those runs were lost before any other counter saw them. The process cache reaps processes whose exit was lost (otelsec.process_cache.reaped).", mi.Description())
+						assert.Equal(t, "Runs of a sensor's BPF programs the kernel skipped because that program was already running on the CPU (bpf_prog_info recursion_misses, summed over the sensor's programs; bpftool prog shows them per program): the events (or, for the policy programs, the decisions) of those runs were lost before any other counter saw them. The process cache reaps processes whose exit was lost (otelsec.process_cache.reaped).", mi.Description())
 						assert.Equal(t, "{run}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -267,15 +267,15 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 						assert.Equal(t, int64(1), dp.IntValue())
-						programAttrVal, ok := dp.Attributes().Get("otelsec.bpf.program")
+						sensorAttrVal, ok := dp.Attributes().Get("otelsec.sensor.name")
 						assert.True(t, ok)
-						assert.Equal(t, "program-val", programAttrVal.Str())
+						assert.Equal(t, "process", sensorAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["otelsec.kernel.program.runs_missed"], "Found a duplicate in the metrics slice: otelsec.kernel.program.runs_missed")
 						validatedMetrics["otelsec.kernel.program.runs_missed"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Runs of a BPF program the kernel skipped because a BPF program was already running on that CPU (bpf_prog_info recursion_misses), for the programs that had any: the events (or, for a policy program, the decisions) of those runs were lost before any other counter saw them. The process cache reaps processes whose exit was lost (otelsec.process_cache.reaped).", mi.Description())
+						assert.Equal(t, "Runs of a sensor's BPF programs the kernel skipped because that program was already running on the CPU (bpf_prog_info recursion_misses, summed over the sensor's programs; bpftool prog shows them per program): the events (or, for the policy programs, the decisions) of those runs were lost before any other counter saw them. The process cache reaps processes whose exit was lost (otelsec.process_cache.reaped).", mi.Description())
 						assert.Equal(t, "{run}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -293,7 +293,7 @@ func TestMetricsBuilder(t *testing.T) {
 						case "max":
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
-						_, ok := dp.Attributes().Get("otelsec.bpf.program")
+						_, ok := dp.Attributes().Get("otelsec.sensor.name")
 						assert.False(t, ok)
 					}
 				case "otelsec.kernel.records":
