@@ -115,7 +115,7 @@ func (a Attachment) String() string { return string(a.Hook) + "/" + a.Point }
 type Sensors struct {
 	opts        Options
 	colls       []*ebpf.Collection
-	collNames   []string // the sensor of each of colls: process, file, network, privilege
+	collNames   []string             // the sensor of each of colls: process, file, network, privilege
 	shared      map[string]*ebpf.Map // the maps every object shares, created by the first one
 	links       []link.Link
 	attachments []Attachment
