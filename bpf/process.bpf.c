@@ -133,8 +133,15 @@ static __always_inline void write_decisions(struct task_struct *task, __u32 tgid
 		return;
 	n = d->n;
 	d->n = 0;
-	if (d->tgid != tgid || d->exec_id != BPF_CORE_READ(task, self_exec_id))
-		return; /* not this exec's (cannot happen: the policy program ran just before) */
+	if (d->tgid != tgid || d->exec_id != BPF_CORE_READ(task, self_exec_id)) {
+		/* Another exec's, whose exec record was never written (this program did not run
+		 * for it): its decisions are lost, and counted as lost policy records. */
+		struct sensor_stats *st = bpf_map_lookup_elem(&osec_stats, &zero);
+
+		if (st)
+			st->lost[EVENT_POLICY] += n;
+		return;
+	}
 	if (n > EXEC_DECISIONS_MAX)
 		n = EXEC_DECISIONS_MAX;
 	if (bpf_probe_read_kernel(&data[*off & DATA_MASK], sizeof(d->generation), &d->generation))

@@ -46,8 +46,10 @@ struct sensor_stats {
 
 /* The decisions of the policy's exec tracepoint program (policy.bpf.c) travel in the exec
  * record the process sensor writes right after, at the same tracepoint on the same CPU (the
- * probes of one tracepoint run one after the other, without preemption): a decision then costs
- * no ring-buffer record of its own. osec_exec_dec (lib/common.h) is the per-CPU hand-over. */
+ * probes of one tracepoint run one after the other with preemption disabled): a decision then
+ * costs no ring-buffer record of its own. osec_exec_dec (lib/common.h) is the per-CPU
+ * hand-over, checked by tgid and self_exec_id; decisions the process sensor finds there for
+ * another exec (its run for that exec was skipped) are counted lost. */
 #define EXEC_DECISIONS_MAX 8
 
 struct exec_decision {

@@ -16,7 +16,7 @@ import (
 // TestMissedRuns makes the kernel skip runs of a program for real and reads them back: a
 // raw tracepoint program on bpf_trace_printk that itself calls bpf_trace_printk fires its own
 // tracepoint while it runs, and the kernel skips that nested run (recursion_misses), exactly
-// as it skips a sensor program that another task's run of it still holds on a CPU.
+// as it skips any program whose hook fires again on a CPU while the program runs there.
 func TestMissedRuns(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to load BPF programs")
@@ -84,6 +84,6 @@ func TestSensorsMissedRuns(t *testing.T) {
 	}
 	require.Equal(t, programs, sensors, "the sensors' sums are their programs'")
 	if sensors > 0 {
-		t.Logf("runs skipped by now (a preemptible kernel): %v, by program %v", bySensor, byProgram)
+		t.Logf("runs skipped by now: %v, by program %v", bySensor, byProgram)
 	}
 }

@@ -522,7 +522,7 @@ func (c *privRecords) add(r any, err error) {
 
 // ofPID waits until the exit of pid was read (so every record it caused before is in), and
 // returns the records of type T that match. An exit record the kernel never wrote because it
-// skipped a run of the exit program (a preemptible kernel can: the run is counted in the
+// skipped a run of the exit program (counted by the kernel in the
 // program's recursion misses, and the receiver reaps such a process from its cache) ends the
 // wait too, logged; an exit record lost without a count fails the test.
 func ofPID[T any](t *testing.T, c *privRecords, pid int, match func(*T) bool) []*T {
