@@ -1073,8 +1073,6 @@ struct pol_signals;
 __noinline int pol_decide(struct pol_hdr *h, __u32 gen, __u32 hook, struct pol_bits *cand, struct pol_signals *sig);
 __noinline int pol_decide_exec(struct pol_hdr *h, __u32 gen, struct pol_bits *cand, struct pol_signals *sig);
 
-/* decide counts the operation as matched (hook is a constant here, an index the verifier can
- * bound) and has pol_decide carry out the verdict: 1 = deny. */
 /* What the caller's hook did before pol_decide: bpf_send_signal is not a helper cgroup
  * programs have, and a global function is verified for every program type that calls it, so
  * the signals are sent here, inlined, where the hook is a constant. */
@@ -1260,6 +1258,13 @@ __noinline int pol_decide_exec(struct pol_hdr *h, __u32 gen, struct pol_bits *ca
 	xd = bpf_map_lookup_elem(&osec_exec_dec, &zero);
 	if (!xd)
 		return deny;
+	if (xd->n) {
+		/* an earlier exec's, never taken: its exec record was not written */
+		struct sensor_stats *ss = bpf_map_lookup_elem(&osec_stats, &zero);
+
+		if (ss)
+			ss->lost[EVENT_POLICY] += xd->n;
+	}
 	xd->generation = h->generation;
 	xd->exec_id = BPF_CORE_READ(task, self_exec_id);
 	xd->tgid = BPF_CORE_READ(task, tgid);
