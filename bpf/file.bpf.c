@@ -124,16 +124,22 @@ static __always_inline int restarting(long ret)
 
 /* ---- syscall exit: the result ---- */
 
-/* put_fd appends the path of the task's fd. Returns the struct file, or 0. */
+/* put_fd appends the path of the task's fd. Returns the struct file, 0, or FD_FILTERED when
+ * put_path dropped it early (w->c.early). */
+#define FD_FILTERED 1
 static __always_inline __u64 put_fd(struct file_buf *b, struct file_work *w, int fd)
 {
 	struct file *f = fd_file(fd);
 	struct path fp = {};
+	int r;
 
 	if (!f)
 		return 0;
 	BPF_CORE_READ_INTO(&fp, f, f_path);
-	if (put_path(b, w, (__u64)fp.dentry, (__u64)fp.mnt))
+	r = put_path(b, w, (__u64)fp.dentry, (__u64)fp.mnt);
+	if (r == PUT_FILTERED)
+		return FD_FILTERED;
+	if (r)
 		return 0;
 	return (__u64)f;
 }
@@ -158,16 +164,26 @@ __noinline int exit_build(struct file_call *p, long ret)
 	cur_reset(w, 0);
 	bit = op_mask(op);
 
-	/* the path */
+	/* the path; one taken from an fd decides alone whether the record is kept, so put_path may
+	 * drop it by its first component (w->c.early) */
 	if (op == FILE_OP_OPEN && ret >= 0) {
+		w->c.early = 1;
 		opened = (struct file *)put_fd(b, w, ret);
+		if ((__u64)opened == FD_FILTERED)
+			goto filtered;
 		if (!opened)
 			r = LEX_UNRESOLVED;
 		else if (BPF_CORE_READ(opened, f_mode) & FMODE_CREATED)
 			e->flags |= FILE_CREATED;
 		bit = open_mask(p->flags, e->flags & FILE_CREATED, 0);
 	} else if (p->fd_based) {
-		if (!put_fd(b, w, p->dfd))
+		__u64 f;
+
+		w->c.early = 1;
+		f = put_fd(b, w, p->dfd);
+		if (f == FD_FILTERED)
+			goto filtered;
+		if (!f)
 			r = LEX_UNRESOLVED;
 	} else {
 		r = put_lexical(b, w, p->dfd, p->name, op == FILE_OP_LINK ? 0 : p->at);
@@ -218,10 +234,8 @@ __noinline int exit_build(struct file_call *p, long ret)
 
 	if (ret < 0) /* a failed call's unusable paths are not evaluated, not kept */
 		unm = (unm & UNMATCHABLE1 ? SKIP1 : 0) | (unm & UNMATCHABLE2 ? SKIP2 : 0);
-	if (!keep_record(bit, unm)) {
-		count_filtered(EVENT_FILE);
-		return 0;
-	}
+	if (!keep_record(bit, unm))
+		goto filtered;
 
 	/* kept: who, when, the result, and what changed */
 	identify(e);
@@ -252,6 +266,9 @@ __noinline int exit_build(struct file_call *p, long ret)
 		break;
 	}
 	emit(b, record_size(e), EVENT_FILE);
+	return 0;
+filtered:
+	count_filtered(EVENT_FILE);
 	return 0;
 }
 

@@ -160,7 +160,7 @@ type FileFileWork struct {
 		Ulen   uint32
 		Cstart uint32
 		N      uint32
-		Pad    uint32
+		Early  uint32
 	}
 	Names [64]struct {
 		_    structs.HostLayout

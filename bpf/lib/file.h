@@ -71,7 +71,7 @@ struct pcur {
 	__u32 ulen;   /* lexical: length of ustr */
 	__u32 cstart; /* lexical: start of the current component */
 	__u32 n;      /* names collected by the walk */
-	__u32 pad;
+	__u32 early;  /* put_path may drop the path by its first component (see put_path) */
 };
 
 struct file_work {
@@ -208,6 +208,7 @@ static __always_inline void cur_reset(struct file_work *w, __u32 start)
 	w->c.depth = 0;
 	w->c.trunc = 0;
 	w->c.n = 0;
+	w->c.early = 0;
 }
 
 static __always_inline void count_file_lost(void)
@@ -221,25 +222,16 @@ static __always_inline void count_file_lost(void)
 
 static __always_inline struct file *fd_file(int fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct {
-		__u64 max_fds;
-		struct file **fd;
-	} t = {};
+	/* The task's fields are read by direct (BTF) loads, no helper call each; the fd array's
+	 * slot needs one (no variable offsets on BTF pointers). */
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
+	struct file **fds = fdt->fd;
 	struct file *f = NULL;
 
-	/* max_fds and fd are neighbours in struct fdtable: one read. */
-	if (bpf_core_field_offset(struct fdtable, fd) == bpf_core_field_offset(struct fdtable, max_fds) + 8) {
-		bpf_probe_read_kernel(&t, sizeof(t), (void *)fdt + bpf_core_field_offset(struct fdtable, max_fds));
-		t.max_fds = (__u32)t.max_fds;
-	} else {
-		t.max_fds = BPF_CORE_READ(fdt, max_fds);
-		t.fd = BPF_CORE_READ(fdt, fd);
-	}
-	if (fd < 0 || (__u64)fd >= t.max_fds)
+	if (fd < 0 || (__u32)fd >= fdt->max_fds)
 		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &t.fd[fd]);
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	return f;
 }
 
@@ -289,25 +281,56 @@ static __always_inline void read_dentry(struct dentry *d, struct dentry_info *di
 	di->name = (__u64)BPF_CORE_READ(d, d_name.name);
 }
 
+/* first_may_match applies the first-component filter of path_keep (the same hash of the first
+ * 8 bytes, see first_component_hash) to a walk's root-most name, before the path is written. */
+static __always_inline int first_may_match(struct name_ref *r)
+{
+	__u32 zero = 0, len = r->len, h;
+	struct file_first *ff;
+	__u64 v = 0;
+
+	if (len == 0)
+		return 1;
+	if (len > 8)
+		len = 8;
+	barrier_var(len);
+	if (bpf_probe_read_kernel(&v, len & 15, (void *)r->name))
+		return 1;
+	h = (__u32)((v * 0x9E3779B97F4A7C15ULL) >> 48);
+	ff = bpf_map_lookup_elem(&osec_f_first, &zero);
+	return !ff || (ff->bits[(h / 64) & (FILE_FIRST_BITS / 64 - 1)] & (1ULL << (h % 64)));
+}
+
+/* Results of put_path. */
+#define PUT_OK 0
+#define PUT_NONE -1    /* nothing to walk */
+#define PUT_FILTERED 1 /* w->c.early: no include prefix starts with the path's first component */
+
 /* put_path appends the path of (dentry, vfsmnt), root first ("/a/b"), at w->c.off in
  * b->data, without a NUL; the task's root is the empty string. The names are collected leaf
  * first by a bounded walk up to the task's root (or the global root), crossing mounts, then
- * written root first. Returns -1 when there is nothing to walk. */
+ * written root first. With w->c.early set, by a caller whose record is decided by this path
+ * alone, a path whose first component starts no include prefix is dropped after the walk,
+ * before any name is copied (the test path_keep would make, done early: most opens on a node
+ * are dropped here). */
 __noinline int put_path(struct file_buf *b, struct file_work *w, __u64 dentry_v, __u64 vfsmnt_v)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 mnt_off = bpf_core_field_offset(struct mount, mnt);
 	struct dentry *dentry = (struct dentry *)dentry_v;
 	struct mount *mnt = (struct mount *)(vfsmnt_v - mnt_off);
-	struct path root = {};
+	struct fs_struct *fs;
+	struct path root;
 	struct mnt_info mi = {};
 	struct pcur *c;
 	__u32 j;
 	int i, reached = 0;
 
 	if (!b || !w || !dentry || !vfsmnt_v)
-		return -1;
-	BPF_CORE_READ_INTO(&root, task, fs, root);
+		return PUT_NONE;
+	fs = task->fs; /* direct (BTF) loads */
+	root.dentry = (struct dentry *)(__u64)fs->root.dentry;
+	root.mnt = (struct vfsmount *)(__u64)fs->root.mnt;
 	read_mount(mnt, &mi);
 	c = &w->c;
 	c->n = 0;
@@ -344,6 +367,9 @@ __noinline int put_path(struct file_buf *b, struct file_work *w, __u64 dentry_v,
 	}
 	if (!reached)
 		c->trunc |= TRUNC_DEPTH;
+	else if (have_first && c->early && c->n > 0 &&
+		 !first_may_match(&w->names[(c->n - 1) & (PATH_MAX_DEPTH - 1)]))
+		return PUT_FILTERED;
 
 	for (j = 0; j < PATH_MAX_DEPTH; j++) {
 		__u32 k, len, n = c->n;

@@ -307,8 +307,8 @@ func testFileBackend(t *testing.T, caps Capabilities, backend FileBackend) {
 
 	// The kernel's own counters: the events outside the watch set were filtered, none sent.
 	assert.Equal(t, run.filteredBefore.Sent[KindFile], run.filteredAfter.Sent[KindFile], "no file record sent for the events outside the watch set")
-	assert.GreaterOrEqual(t, run.filteredAfter.Filtered[KindFile]-run.filteredBefore.Filtered[KindFile], uint64(8),
-		"at least the 8 operations outside the watch set were counted as filtered")
+	assert.GreaterOrEqual(t, run.filteredAfter.Filtered[KindFile]-run.filteredBefore.Filtered[KindFile], uint64(10),
+		"at least the 10 operations outside the watch set were counted as filtered")
 	st, err := s.Stats()
 	require.NoError(t, err)
 	assert.Zero(t, st.Lost[KindFile], "records lost")
@@ -434,6 +434,10 @@ func fileOps(env *fileEnv, s *Sensors, run *fileRun) (err error) {
 	must(os.WriteFile(filepath.Join(env.excluded, "x"), nil, 0o644))
 	must(os.WriteFile(filepath.Join(env.excluded, "in", "x"), nil, 0o644))
 	must(unix.Chmod(filepath.Join(env.excluded, "in", "x"), 0o600))
+	// Under first components no include prefix starts with (the watch set is under /tmp): put_path
+	// drops these after its walk, before it copies a name (file.h, first_may_match).
+	must(unix.Close(open("proc", unix.AT_FDCWD, "/proc/self/status", unix.O_RDONLY, 0)))
+	must(unix.Close(open("devnull", unix.AT_FDCWD, "/dev/null", unix.O_WRONLY, 0)))
 	cmd := exec.Command(env.helper)
 	cmd.Env = []string{fileHelperEnv + "=" + filepath.Join(w, "from-helper")}
 	if out, e := cmd.CombinedOutput(); e != nil {
