@@ -173,14 +173,21 @@ struct {
 	__type(value, struct pol_bits);
 } osec_pol_ports SEC(".maps");
 
-/* The first level of the CIDR lookup, [(gen * 2 + family) * POL_NET16_WORDS + hi / 64], family
- * 0 for IPv4, 1 for IPv6: bit hi (an address's first 16 bits) is set when some CIDR of the set
- * covers or lies in that /16. An address whose bit is clear matches no CIDR, and the trie,
- * whose lookup walks one node per prefix length on the way (up to 32 or 128), is not searched:
- * with CIDRs in a few /16s, most connects cost one array read however many CIDRs there are. */
+/* The first two levels of the CIDR lookup, in front of the tries, whose lookup walks one node per
+ * prefix length on the way (up to 32 or 128): an address that no CIDR of the set covers is
+ * mostly answered without searching the trie, however many CIDRs there are.
+ *
+ * osec_pol_net16[((gen * 2 + family) * 2 + kind) * POL_NET16_WORDS + hi / 64], family 0 for IPv4,
+ * 1 for IPv6, hi an address's first 16 bits:
+ *   kind 0  bit hi is set when some CIDR covers or lies in that /16; a clear bit: no match;
+ *   kind 1  bit hi is set when the trie must be searched for any address of that /16 (a CIDR of
+ *           /16 or shorter covers it, or CIDRs touch too many of its /24s for the next level);
+ *           clear: the /24 decides, in osec_pol_net24.
+ * osec_pol_net24[gen] holds, by family << 24 | the address's first 24 bits, every /24 of the
+ * other /16s that a CIDR covers or lies in: an address whose /24 is absent matches no CIDR. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2 * 2 * POL_NET16_WORDS);
+	__uint(max_entries, 2 * 2 * 2 * POL_NET16_WORDS);
 	__type(key, __u32);
 	__type(value, __u64);
 } osec_pol_net16 SEC(".maps");
@@ -260,6 +267,7 @@ POL_INNER(pol_lpm4_trie, BPF_MAP_TYPE_LPM_TRIE, struct pol_lpm4, struct pol_bits
 POL_INNER(pol_lpm6_trie, BPF_MAP_TYPE_LPM_TRIE, struct pol_lpm6, struct pol_bits, BPF_F_NO_PREALLOC);
 POL_INNER(pol_cg_hash, BPF_MAP_TYPE_HASH, __u64, struct pol_cgroup, 0);
 POL_INNER(pol_id_hash, BPF_MAP_TYPE_HASH, __u32, struct pol_bits, 0);
+POL_INNER(pol_net24_hash, BPF_MAP_TYPE_HASH, __u32, __u32, 0);
 
 #define POL_OUTER(name, inner)                                                                   \
 	struct {                                                                                 \
@@ -283,6 +291,7 @@ POL_OUTER(osec_pol_cgroups, pol_cg_hash);
 POL_OUTER(osec_pol_uids, pol_id_hash);
 POL_OUTER(osec_pol_euids, pol_id_hash);
 POL_OUTER(osec_pol_touids, pol_id_hash);
+POL_OUTER(osec_pol_net24, pol_net24_hash);
 
 /* Credentials of a privilege change. */
 struct pol_creds {
@@ -987,15 +996,28 @@ static __always_inline bool is_v4mapped(const __u8 *a)
 	return lo == 0 && mid == 0 && a[10] == 0xff && a[11] == 0xff;
 }
 
-/* net16_maybe reports whether some CIDR of family fam (0 IPv4, 1 IPv6) in set gen covers or
- * lies in the /16 that a (network byte order) begins. */
-static __always_inline bool net16_maybe(__u32 gen, __u32 fam, const __u8 *a)
+/* net_maybe reports whether some CIDR of family fam (0 IPv4, 1 IPv6) in set gen may cover the
+ * address a (network byte order): false when the first two levels (osec_pol_net16,
+ * osec_pol_net24) say none does, true when the trie must be searched. */
+static __always_inline bool net_maybe(__u32 gen, __u32 fam, const __u8 *a)
 {
 	__u32 hi = (__u32)a[0] << 8 | a[1];
-	__u32 idx = (gen * 2 + fam) * POL_NET16_WORDS + hi / 64;
+	__u32 idx = (gen * 2 + fam) * 2 * POL_NET16_WORDS + hi / 64;
 	__u64 *w = bpf_map_lookup_elem(&osec_pol_net16, &idx);
+	__u32 k;
+	void *in;
 
-	return w && (*w >> (hi % 64)) & 1;
+	if (!w || !((*w >> (hi % 64)) & 1))
+		return false;
+	idx += POL_NET16_WORDS;
+	w = bpf_map_lookup_elem(&osec_pol_net16, &idx);
+	if (!w || ((*w >> (hi % 64)) & 1))
+		return true;
+	in = bpf_map_lookup_elem(&osec_pol_net24, &gen);
+	if (!in)
+		return true;
+	k = fam << 24 | hi << 8 | a[2];
+	return bpf_map_lookup_elem(in, &k) != NULL;
 }
 
 /* and_addr applies the CIDR, port and protocol selectors to e's address. */
@@ -1010,7 +1032,7 @@ static __always_inline void and_addr(__u32 gen, struct pol_hdr *h, struct pol_bi
 		if (is_v4mapped(e->addr)) {
 			struct pol_lpm4 k = {.prefixlen = 32};
 
-			if (net16_maybe(gen, 0, e->addr + 12)) {
+			if (net_maybe(gen, 0, e->addr + 12)) {
 				__builtin_memcpy(k.addr, e->addr + 12, 4);
 				in = bpf_map_lookup_elem(&osec_pol_cidr4, &gen);
 				if (in && (v = bpf_map_lookup_elem(in, &k)))
@@ -1019,7 +1041,7 @@ static __always_inline void and_addr(__u32 gen, struct pol_hdr *h, struct pol_bi
 		} else {
 			struct pol_lpm6 k = {.prefixlen = 128};
 
-			if (net16_maybe(gen, 1, e->addr)) {
+			if (net_maybe(gen, 1, e->addr)) {
 				__builtin_memcpy(k.addr, e->addr, 16);
 				in = bpf_map_lookup_elem(&osec_pol_cidr6, &gen);
 				if (in && (v = bpf_map_lookup_elem(in, &k)))

@@ -384,6 +384,7 @@ const (
 	PolicyMapOsecPolEuids        = "osec_pol_euids"
 	PolicyMapOsecPolHdr          = "osec_pol_hdr"
 	PolicyMapOsecPolNet16        = "osec_pol_net16"
+	PolicyMapOsecPolNet24        = "osec_pol_net24"
 	PolicyMapOsecPolParExact     = "osec_pol_par_exact"
 	PolicyMapOsecPolParPrefix    = "osec_pol_par_prefix"
 	PolicyMapOsecPolParSuffix    = "osec_pol_par_suffix"
@@ -548,6 +549,7 @@ type PolicyMapSpecs struct {
 	OsecPolEuids      *ebpf.MapSpec `ebpf:"osec_pol_euids"`
 	OsecPolHdr        *ebpf.MapSpec `ebpf:"osec_pol_hdr"`
 	OsecPolNet16      *ebpf.MapSpec `ebpf:"osec_pol_net16"`
+	OsecPolNet24      *ebpf.MapSpec `ebpf:"osec_pol_net24"`
 	OsecPolParExact   *ebpf.MapSpec `ebpf:"osec_pol_par_exact"`
 	OsecPolParPrefix  *ebpf.MapSpec `ebpf:"osec_pol_par_prefix"`
 	OsecPolParSuffix  *ebpf.MapSpec `ebpf:"osec_pol_par_suffix"`
@@ -638,6 +640,7 @@ type PolicyMaps struct {
 	OsecPolEuids      *ebpf.Map `ebpf:"osec_pol_euids"`
 	OsecPolHdr        *ebpf.Map `ebpf:"osec_pol_hdr"`
 	OsecPolNet16      *ebpf.Map `ebpf:"osec_pol_net16"`
+	OsecPolNet24      *ebpf.Map `ebpf:"osec_pol_net24"`
 	OsecPolParExact   *ebpf.Map `ebpf:"osec_pol_par_exact"`
 	OsecPolParPrefix  *ebpf.Map `ebpf:"osec_pol_par_prefix"`
 	OsecPolParSuffix  *ebpf.Map `ebpf:"osec_pol_par_suffix"`
@@ -683,6 +686,7 @@ func (m *PolicyMaps) Close() error {
 		m.OsecPolEuids,
 		m.OsecPolHdr,
 		m.OsecPolNet16,
+		m.OsecPolNet24,
 		m.OsecPolParExact,
 		m.OsecPolParPrefix,
 		m.OsecPolParSuffix,

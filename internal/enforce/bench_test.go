@@ -43,6 +43,8 @@ import (
 //     and looked up, no decision (exec only);
 //     args    the binary matches, an args.contain string does not: the whole command line
 //     (1,000 bytes, see below) read and scanned, no decision (exec only);
+//     one/16  "one" with its CIDR in the connected address's /16 (127.0.1.0/24): the second
+//     level (one entry per /24 of a populated /16) is read; the baseline of 10k/16;
 //   - each block: OTELSEC_POLICY_BENCH_EXECS (default 200) fork+exec+wait of a copy of true
 //     with one 1,000-byte argument (50 × "--some-option=value "),
 //     and OTELSEC_POLICY_BENCH_CONNECTS (default 5,000) TCP connects to a closed loopback
@@ -133,6 +135,7 @@ func BenchmarkPolicyEnforcement(b *testing.B) {
 		{"except", &policy.Set{Rules: []policy.Rule{exceptRule}}, true},
 		{"parent", &policy.Set{Rules: []policy.Rule{parentRule}}, true},
 		{"args", &policy.Set{Rules: []policy.Rule{argsRule}}, true},
+		{"one/16", &policy.Set{Rules: []policy.Rule{execRule([]string{first + "/bench-0/tenant-00000/bin"}), connRule([]netip.Prefix{netip.MustParsePrefix("127.0.1.0/24")})}}, false},
 	}
 	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
 	require.NoError(b, err)
@@ -227,6 +230,22 @@ func BenchmarkPolicyEnforcement(b *testing.B) {
 		}
 		out.WriteString("\n")
 	}
+	// The second level, paired: 10k/16 and one/16 take the same path (the connected address's
+	// /16 has CIDRs, its /24 none).
+	idx := func(name string) int {
+		return slices.IndexFunc(scenarios, func(s struct {
+			name     string
+			set      *policy.Set
+			execOnly bool
+		}) bool {
+			return s.name == name
+		})
+	}
+	var dc []float64
+	for r, v := range connNs[idx("10k/16")] {
+		dc = append(dc, v-connNs[idx("one/16")][r])
+	}
+	fmt.Fprintf(&out, "  10k/16 - one/16, paired per round, median: connect %+5.0f\n", median(dc))
 	// The decision alone: match and except evaluate the same selectors (the binary's path
 	// walked and looked up); in except the rule's exception removes it, in match it decides.
 	var d, dt []float64

@@ -81,7 +81,7 @@ var outerMaps = []string{
 	"osec_pol_bin_exact", "osec_pol_bin_prefix", "osec_pol_bin_suffix", "osec_pol_path_exact", "osec_pol_path_prefix",
 	"osec_pol_cidr4", "osec_pol_cidr6", "osec_pol_cgroups", "osec_pol_uids", "osec_pol_euids",
 	"osec_pol_par_exact", "osec_pol_par_prefix", "osec_pol_par_suffix",
-	"osec_pol_touids",
+	"osec_pol_touids", "osec_pol_net24",
 }
 
 // hook programs.
@@ -663,6 +663,10 @@ func (e *Enforcer) buildInner(st *state, cg map[uint64]bpf.PolicyPolCgroup) (_ m
 		{"osec_pol_euids", len(st.euids), ids(st.euids)},
 		{"osec_pol_touids", len(st.touids), ids(st.touids)},
 		{"osec_pol_cgroups", len(cg), func(mp *ebpf.Map) error { return putCgroups(mp, cg) }},
+		{"osec_pol_net24", len(st.net24), func(mp *ebpf.Map) error {
+			keys := slices.Collect(maps.Keys(st.net24))
+			return putAll(mp, keys, make([]uint32, len(keys)))
+		}},
 	} {
 		if err := fill(f.name, f.n, f.put); err != nil {
 			return nil, err
@@ -738,12 +742,14 @@ func (e *Enforcer) writeSlot(slot uint32, st *state, fds map[string]*ebpf.Map) e
 	}
 	e.ports[slot] = written
 	// The CIDR filter of both families, whole.
-	nk := make([]uint32, 0, 2*net16Words)
-	nv := make([]uint64, 0, 2*net16Words)
+	nk := make([]uint32, 0, 4*net16Words)
+	nv := make([]uint64, 0, 4*net16Words)
 	for fam := range st.net16 {
-		for i, w := range st.net16[fam] {
-			nk = append(nk, (slot*2+uint32(fam))*net16Words+uint32(i))
-			nv = append(nv, w)
+		for kind := range st.net16[fam] {
+			for i, w := range st.net16[fam][kind] {
+				nk = append(nk, ((slot*2+uint32(fam))*2+uint32(kind))*net16Words+uint32(i))
+				nv = append(nv, w)
+			}
 		}
 	}
 	if err := putAll(e.coll.Maps["osec_pol_net16"], nk, nv); err != nil {

@@ -405,11 +405,15 @@ func TestConnectDeny(t *testing.T) {
 	assert.Equal(t, uint8(bpf.PolicyPolOutcomePOL_OUT_DENIED), d6.Outcome)
 	e.none(t, func(d *sensor.Decision) bool { return d.Port == allowed.Port() })
 
-	// A CIDR in another /16 only (the kernel's first-level filter says no: the trie is not
-	// searched) denies nothing here.
+	// CIDRs in another /16 and in another /24 of the address's /16 (the first two levels say
+	// no: the trie is not searched) deny nothing here.
 	other := r
 	other.CIDRs = []netip.Prefix{netip.MustParsePrefix("127.1.0.0/16"), netip.MustParsePrefix("127.0.1.0/24")}
 	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 31, Rules: []policy.Rule{other}}))
+	require.NoError(t, connect(denied))
+	// Nor when they touch so many of the /16's /24s that the trie is searched for all of it.
+	other.CIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.128.0/17"), netip.MustParsePrefix("127.0.1.0/24")}
+	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 41, Rules: []policy.Rule{other}}))
 	require.NoError(t, connect(denied))
 
 	// A new set swaps in: now the other port is denied and the first works (a CIDR longer
@@ -421,7 +425,7 @@ func TestConnectDeny(t *testing.T) {
 	require.ErrorIs(t, connect(allowed), unix.EPERM)
 	d = e.wait(t, func(d *sensor.Decision) bool { return d.Generation == 4 })
 	assert.Equal(t, allowed.Port(), d.Port)
-	e.none(t, func(d *sensor.Decision) bool { return d.Generation == 31 })
+	e.none(t, func(d *sensor.Decision) bool { return d.Generation == 31 || d.Generation == 41 })
 
 	// Monitor mode reports without blocking.
 	r.Mode = policy.ModeMonitor
@@ -690,7 +694,8 @@ func TestCompileClosure(t *testing.T) {
 	}, st.cidr4)
 	assert.Equal(t, map[netip.Prefix]bits{netip.MustParsePrefix("fd00::/8"): bitsOf(3)}, st.cidr6)
 	// The first-level filter: the /16s each family's CIDRs touch (10.0.0.0/8: 10.0 to 10.255;
-	// fd00::/8: fd00 to fdff), and no other bit.
+	// fd00::/8: fd00 to fdff), and no other bit; all covered by a CIDR of /16 or shorter, so
+	// searched in the trie directly, no /24 in the second level.
 	ones := func(words [net16Words]uint64) []int {
 		var hs []int
 		for h := range 1 << 16 {
@@ -707,8 +712,44 @@ func TestCompileClosure(t *testing.T) {
 	for h := 0xfd00; h <= 0xfdff; h++ {
 		want6 = append(want6, h)
 	}
-	assert.Equal(t, want4, ones(st.net16[0]))
-	assert.Equal(t, want6, ones(st.net16[1]))
+	assert.Equal(t, want4, ones(st.net16[0][net16Touched]))
+	assert.Equal(t, want4, ones(st.net16[0][net16Trie]))
+	assert.Equal(t, want6, ones(st.net16[1][net16Touched]))
+	assert.Equal(t, want6, ones(st.net16[1][net16Trie]))
+	assert.Empty(t, st.net24)
+
+	// The second level: the /24s of /16s no short CIDR covers; a /16 with more than net24Dense
+	// of them touched goes to the trie directly.
+	n := rule(1, "n", policy.EventConnect, policy.ActionAudit)
+	n.CIDRs = []netip.Prefix{
+		netip.MustParsePrefix("192.168.1.0/24"), netip.MustParsePrefix("192.168.2.128/25"),
+		netip.MustParsePrefix("192.168.4.0/22"), netip.MustParsePrefix("192.168.4.9/32"),
+		netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("172.16.3.0/24"),
+		netip.MustParsePrefix("10.2.0.0/17"), netip.MustParsePrefix("10.3.0.0/17"), netip.MustParsePrefix("10.3.200.7/32"),
+		netip.MustParsePrefix("2001:db8::/32"),
+	}
+	nst, err := compile(&policy.Set{Rules: []policy.Rule{n}}, map[Hook]bool{HookConnectCG: true})
+	require.NoError(t, err)
+	want4 = []int{0x0a02, 0x0a03}
+	var trie4 []int
+	for h := 0xac10; h <= 0xac1f; h++ {
+		want4 = append(want4, h)
+		trie4 = append(trie4, h)
+	}
+	want4 = append(want4, 0xc0a8)
+	trie4 = append([]int{0x0a03}, trie4...) // 10.3: 129 /24s touched
+	assert.Equal(t, want4, ones(nst.net16[0][net16Touched]))
+	assert.Equal(t, trie4, ones(nst.net16[0][net16Trie]))
+	assert.Equal(t, []int{0x2001}, ones(nst.net16[1][net16Touched]))
+	assert.Empty(t, ones(nst.net16[1][net16Trie]))
+	want24 := map[uint32]struct{}{1<<24 | 0x20010d: {}}
+	for _, c := range []uint32{1, 2, 4, 5, 6, 7} {
+		want24[0xc0a800|c] = struct{}{}
+	}
+	for c := range uint32(128) {
+		want24[0x0a0200|c] = struct{}{}
+	}
+	assert.Equal(t, want24, nst.net24)
 	assert.Equal(t, bitsOf(1, 2, 5), st.hdr.Hook[HookExecTP])
 	assert.Equal(t, bitsOf(3, 4), st.hdr.Hook[HookConnectCG])
 	assert.Equal(t, bitsOf(3, 4), st.hdr.AnyBinary)
