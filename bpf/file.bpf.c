@@ -514,11 +514,23 @@ static __always_inline struct file_buf *lsm_start(__u32 op, __u32 tid)
 	return b;
 }
 
-/* lsm_path appends the path of (dentry, mnt) as the record's first or second path. */
-static __always_inline __u32 lsm_path(struct file_buf *b, struct file_work *w, __u64 dentry, __u64 mnt, int second)
+/* Which path of its record lsm_path builds. */
+#define LSM_ONLY 0   /* the only path, which alone decides the record: put_path may drop it early */
+#define LSM_FIRST 1  /* the first of two (rename, link) */
+#define LSM_SECOND 2 /* the second */
+
+/* lsm_path appends the path of (dentry, mnt) as the record's first or second path. Returns
+ * UNMATCHABLE* for a path the filters cannot match, DROPPED for one put_path dropped early. */
+static __always_inline __u32 lsm_path(struct file_buf *b, struct file_work *w, __u64 dentry, __u64 mnt, int which)
 {
+	int second = which == LSM_SECOND, r;
+
 	cur_reset(w, w->c.off);
-	if (put_path(b, w, dentry, mnt)) {
+	w->c.early = which == LSM_ONLY;
+	r = put_path(b, w, dentry, mnt);
+	if (r == PUT_FILTERED)
+		return DROPPED;
+	if (r) {
 		b->e.flags |= second ? FILE_PATH2_UNRESOLVED : FILE_PATH_UNRESOLVED;
 		w->c.off = w->c.start;
 		return second ? UNMATCHABLE2 : UNMATCHABLE1;
@@ -546,7 +558,7 @@ __noinline int lsm_submit(__u32 bit, __u32 unm, __u32 tid, __u64 opened)
 	if (!b)
 		return 0;
 	in_call = !(b->e.flags & FILE_NO_SYSCALL);
-	if (!keep_record(bit, unm)) {
+	if ((unm & DROPPED) || !keep_record(bit, unm)) {
 		count_filtered(EVENT_FILE);
 		if (in_call) {
 			state = HOOK_DROPPED;
@@ -581,7 +593,7 @@ __noinline int lsm_one(__u32 op, __u64 dentry, __u64 mnt)
 	if (!b || !w)
 		return 0;
 	w->c.off = 0;
-	unm = lsm_path(b, w, dentry, mnt, 0);
+	unm = lsm_path(b, w, dentry, mnt, LSM_ONLY);
 	return lsm_submit(op_mask(op), unm, tid, 0);
 }
 
@@ -612,7 +624,7 @@ int osec_l_open(unsigned long long *ctx)
 		b->e.flags |= FILE_CREATED;
 	w->c.off = 0;
 	BPF_CORE_READ_INTO(&fp, (struct file *)f, f_path);
-	unm = lsm_path(b, w, (__u64)fp.dentry, (__u64)fp.mnt, 0);
+	unm = lsm_path(b, w, (__u64)fp.dentry, (__u64)fp.mnt, LSM_ONLY);
 	lsm_submit(open_mask(b->e.open_flags, b->e.flags & FILE_CREATED, 0), unm, tid, f);
 	return 0;
 }
@@ -666,7 +678,7 @@ int osec_l_mkdir(unsigned long long *ctx)
 	if (!b || !w)
 		return 0;
 	w->c.off = 0;
-	unm = lsm_path(b, w, arg(ctx, 1), (__u64)BPF_CORE_READ((struct path *)arg(ctx, 0), mnt), 0);
+	unm = lsm_path(b, w, arg(ctx, 1), (__u64)BPF_CORE_READ((struct path *)arg(ctx, 0), mnt), LSM_ONLY);
 	b->e.mode = (__u32)arg(ctx, 2) & 07777; /* the umask is applied */
 	b->e.flags |= FILE_MODE_KNOWN;
 	lsm_submit(FILE_MASK_MKDIR, unm, tid, 0);
@@ -687,7 +699,7 @@ int osec_l_chmod(unsigned long long *ctx)
 	if (!b || !w)
 		return 0;
 	w->c.off = 0;
-	unm = lsm_path(b, w, (__u64)BPF_CORE_READ(pa, dentry), (__u64)BPF_CORE_READ(pa, mnt), 0);
+	unm = lsm_path(b, w, (__u64)BPF_CORE_READ(pa, dentry), (__u64)BPF_CORE_READ(pa, mnt), LSM_ONLY);
 	b->e.mode = (__u32)arg(ctx, 1) & 07777;
 	b->e.flags |= FILE_MODE_KNOWN;
 	lsm_submit(FILE_MASK_CHMOD, unm, tid, 0);
@@ -708,7 +720,7 @@ int osec_l_chown(unsigned long long *ctx)
 	if (!b || !w)
 		return 0;
 	w->c.off = 0;
-	unm = lsm_path(b, w, (__u64)BPF_CORE_READ(pa, dentry), (__u64)BPF_CORE_READ(pa, mnt), 0);
+	unm = lsm_path(b, w, (__u64)BPF_CORE_READ(pa, dentry), (__u64)BPF_CORE_READ(pa, mnt), LSM_ONLY);
 	b->e.uid = (__u32)arg(ctx, 1);
 	b->e.gid = (__u32)arg(ctx, 2);
 	if (b->e.uid != (__u32)-1)
@@ -733,7 +745,7 @@ int osec_l_symlink(unsigned long long *ctx)
 	if (!b || !w)
 		return 0;
 	w->c.off = 0;
-	unm = lsm_path(b, w, arg(ctx, 1), (__u64)BPF_CORE_READ((struct path *)arg(ctx, 0), mnt), 0);
+	unm = lsm_path(b, w, arg(ctx, 1), (__u64)BPF_CORE_READ((struct path *)arg(ctx, 0), mnt), LSM_ONLY);
 	n = bpf_probe_read_kernel_str(&b->data[w->c.off & FDATA_MASK], PATH_MAX_BYTES, (void *)arg(ctx, 2));
 	if (n > 0) {
 		b->e.path2_len = n;
@@ -757,8 +769,8 @@ static __always_inline int lsm_two(__u32 op, __u64 new_dentry, __u64 new_mnt, __
 	if (!b || !w)
 		return 0;
 	w->c.off = 0;
-	unm = lsm_path(b, w, new_dentry, new_mnt, 0);
-	unm |= lsm_path(b, w, old_dentry, old_mnt, 1);
+	unm = lsm_path(b, w, new_dentry, new_mnt, LSM_FIRST);
+	unm |= lsm_path(b, w, old_dentry, old_mnt, LSM_SECOND);
 	if (op == FILE_OP_RENAME)
 		b->e.open_flags = flags;
 	return lsm_submit(op_mask(op), unm, tid, 0);

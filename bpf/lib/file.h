@@ -751,6 +751,7 @@ static __always_inline __u32 op_mask(__u32 op)
 #define UNMATCHABLE2 2
 #define SKIP1 4
 #define SKIP2 8
+#define DROPPED 16 /* put_path dropped the only path by its first component (w->c.early) */
 
 /* keep_record applies every filter to the record built in the per-CPU buffer: the path (for
  * rename and link, either path), then the binary filter. */
