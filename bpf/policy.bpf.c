@@ -106,7 +106,7 @@
 #define POL_MAX_DECISIONS EXEC_DECISIONS_MAX /* records per operation; 8 */
 #define POL_CG_DEPTH 16
 #define POL_PORTS 65536
-#define POL_NET16_WORDS 1024 /* 65,536 bits: one per value of an address's first 16 bits */
+#define POL_NET6_WORDS 1024 /* 65,536 bits: one per value of an IPv6 address's first 16 bits */
 
 #define EPERM 1
 #define SIGKILL 9
@@ -173,24 +173,33 @@ struct {
 	__type(value, struct pol_bits);
 } osec_pol_ports SEC(".maps");
 
-/* The first two levels of the CIDR lookup, in front of the tries, whose lookup walks one node per
- * prefix length on the way (up to 32 or 128): an address that no CIDR of the set covers is
- * mostly answered without searching the trie, however many CIDRs there are.
+/* A filter in front of the CIDR tries, whose lookup walks one node per prefix length on the way
+ * (up to 32 or 128): one array read (inlined by the verifier) answers "no CIDR of the set can
+ * cover this address" for most addresses, at the same cost for one CIDR or 16,384, wherever they
+ * are; only the addresses it lets through search the trie.
  *
- * osec_pol_net16[((gen * 2 + family) * 2 + kind) * POL_NET16_WORDS + hi / 64], family 0 for IPv4,
- * 1 for IPv6, hi an address's first 16 bits:
- *   kind 0  bit hi is set when some CIDR covers or lies in that /16; a clear bit: no match;
- *   kind 1  bit hi is set when the trie must be searched for any address of that /16 (a CIDR of
- *           /16 or shorter covers it, or CIDRs touch too many of its /24s for the next level);
- *           clear: the /24 decides, in osec_pol_net24.
- * osec_pol_net24[gen] holds, by family << 24 | the address's first 24 bits, every /24 of the
- * other /16s that a CIDR covers or lies in: an address whose /24 is absent matches no CIDR. */
+ * osec_pol_net4[gen * 65536 + hi], hi an IPv4 address's first 16 bits: one bit per /24 of that
+ * /16 (by the third byte) that some CIDR covers or lies in. 4 MiB: 32 bytes per /16 and set.
+ * osec_pol_net6[gen * POL_NET6_WORDS + hi / 64], hi an IPv6 address's first 16 bits: bit hi % 64
+ * is set when some CIDR covers or lies in that /16 (the next bits say little more for IPv6:
+ * allocations share them). */
+struct pol_net24 {
+	__u64 w[4];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2 * 2 * 2 * POL_NET16_WORDS);
+	__uint(max_entries, 2 * 65536);
+	__type(key, __u32);
+	__type(value, struct pol_net24);
+} osec_pol_net4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * POL_NET6_WORDS);
 	__type(key, __u32);
 	__type(value, __u64);
-} osec_pol_net16 SEC(".maps");
+} osec_pol_net6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -267,7 +276,6 @@ POL_INNER(pol_lpm4_trie, BPF_MAP_TYPE_LPM_TRIE, struct pol_lpm4, struct pol_bits
 POL_INNER(pol_lpm6_trie, BPF_MAP_TYPE_LPM_TRIE, struct pol_lpm6, struct pol_bits, BPF_F_NO_PREALLOC);
 POL_INNER(pol_cg_hash, BPF_MAP_TYPE_HASH, __u64, struct pol_cgroup, 0);
 POL_INNER(pol_id_hash, BPF_MAP_TYPE_HASH, __u32, struct pol_bits, 0);
-POL_INNER(pol_net24_hash, BPF_MAP_TYPE_HASH, __u32, __u32, 0);
 
 #define POL_OUTER(name, inner)                                                                   \
 	struct {                                                                                 \
@@ -291,7 +299,6 @@ POL_OUTER(osec_pol_cgroups, pol_cg_hash);
 POL_OUTER(osec_pol_uids, pol_id_hash);
 POL_OUTER(osec_pol_euids, pol_id_hash);
 POL_OUTER(osec_pol_touids, pol_id_hash);
-POL_OUTER(osec_pol_net24, pol_net24_hash);
 
 /* Credentials of a privilege change. */
 struct pol_creds {
@@ -996,28 +1003,24 @@ static __always_inline bool is_v4mapped(const __u8 *a)
 	return lo == 0 && mid == 0 && a[10] == 0xff && a[11] == 0xff;
 }
 
-/* net_maybe reports whether some CIDR of family fam (0 IPv4, 1 IPv6) in set gen may cover the
- * address a (network byte order): false when the first two levels (osec_pol_net16,
- * osec_pol_net24) say none does, true when the trie must be searched. */
-static __always_inline bool net_maybe(__u32 gen, __u32 fam, const __u8 *a)
+/* net4_maybe and net6_maybe report whether some CIDR of set gen may cover the address a
+ * (network byte order): false when the filter (osec_pol_net4, osec_pol_net6) says none does,
+ * true when the trie must be searched. */
+static __always_inline bool net4_maybe(__u32 gen, const __u8 *a)
+{
+	__u32 idx = gen * 65536 + ((__u32)a[0] << 8 | a[1]);
+	struct pol_net24 *v = bpf_map_lookup_elem(&osec_pol_net4, &idx);
+
+	return !v || ((v->w[a[2] / 64] >> (a[2] % 64)) & 1);
+}
+
+static __always_inline bool net6_maybe(__u32 gen, const __u8 *a)
 {
 	__u32 hi = (__u32)a[0] << 8 | a[1];
-	__u32 idx = (gen * 2 + fam) * 2 * POL_NET16_WORDS + hi / 64;
-	__u64 *w = bpf_map_lookup_elem(&osec_pol_net16, &idx);
-	__u32 k;
-	void *in;
+	__u32 idx = gen * POL_NET6_WORDS + hi / 64;
+	__u64 *w = bpf_map_lookup_elem(&osec_pol_net6, &idx);
 
-	if (!w || !((*w >> (hi % 64)) & 1))
-		return false;
-	idx += POL_NET16_WORDS;
-	w = bpf_map_lookup_elem(&osec_pol_net16, &idx);
-	if (!w || ((*w >> (hi % 64)) & 1))
-		return true;
-	in = bpf_map_lookup_elem(&osec_pol_net24, &gen);
-	if (!in)
-		return true;
-	k = fam << 24 | hi << 8 | a[2];
-	return bpf_map_lookup_elem(in, &k) != NULL;
+	return !w || ((*w >> (hi % 64)) & 1);
 }
 
 /* and_addr applies the CIDR, port and protocol selectors to e's address. */
@@ -1032,7 +1035,7 @@ static __always_inline void and_addr(__u32 gen, struct pol_hdr *h, struct pol_bi
 		if (is_v4mapped(e->addr)) {
 			struct pol_lpm4 k = {.prefixlen = 32};
 
-			if (net_maybe(gen, 0, e->addr + 12)) {
+			if (net4_maybe(gen, e->addr + 12)) {
 				__builtin_memcpy(k.addr, e->addr + 12, 4);
 				in = bpf_map_lookup_elem(&osec_pol_cidr4, &gen);
 				if (in && (v = bpf_map_lookup_elem(in, &k)))
@@ -1041,7 +1044,7 @@ static __always_inline void and_addr(__u32 gen, struct pol_hdr *h, struct pol_bi
 		} else {
 			struct pol_lpm6 k = {.prefixlen = 128};
 
-			if (net_maybe(gen, 1, e->addr)) {
+			if (net6_maybe(gen, e->addr)) {
 				__builtin_memcpy(k.addr, e->addr, 16);
 				in = bpf_map_lookup_elem(&osec_pol_cidr6, &gen);
 				if (in && (v = bpf_map_lookup_elem(in, &k)))

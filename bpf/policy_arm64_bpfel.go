@@ -260,6 +260,11 @@ type PolicyPolNeedle struct {
 	Rules PolicyPolBits
 }
 
+type PolicyPolNet24 struct {
+	_ structs.HostLayout
+	W [4]uint64
+}
+
 type PolicyPolOutcome uint32
 
 const (
@@ -383,8 +388,8 @@ const (
 	PolicyMapOsecPolCidr6        = "osec_pol_cidr6"
 	PolicyMapOsecPolEuids        = "osec_pol_euids"
 	PolicyMapOsecPolHdr          = "osec_pol_hdr"
-	PolicyMapOsecPolNet16        = "osec_pol_net16"
-	PolicyMapOsecPolNet24        = "osec_pol_net24"
+	PolicyMapOsecPolNet4         = "osec_pol_net4"
+	PolicyMapOsecPolNet6         = "osec_pol_net6"
 	PolicyMapOsecPolParExact     = "osec_pol_par_exact"
 	PolicyMapOsecPolParPrefix    = "osec_pol_par_prefix"
 	PolicyMapOsecPolParSuffix    = "osec_pol_par_suffix"
@@ -548,8 +553,8 @@ type PolicyMapSpecs struct {
 	OsecPolCidr6      *ebpf.MapSpec `ebpf:"osec_pol_cidr6"`
 	OsecPolEuids      *ebpf.MapSpec `ebpf:"osec_pol_euids"`
 	OsecPolHdr        *ebpf.MapSpec `ebpf:"osec_pol_hdr"`
-	OsecPolNet16      *ebpf.MapSpec `ebpf:"osec_pol_net16"`
-	OsecPolNet24      *ebpf.MapSpec `ebpf:"osec_pol_net24"`
+	OsecPolNet4       *ebpf.MapSpec `ebpf:"osec_pol_net4"`
+	OsecPolNet6       *ebpf.MapSpec `ebpf:"osec_pol_net6"`
 	OsecPolParExact   *ebpf.MapSpec `ebpf:"osec_pol_par_exact"`
 	OsecPolParPrefix  *ebpf.MapSpec `ebpf:"osec_pol_par_prefix"`
 	OsecPolParSuffix  *ebpf.MapSpec `ebpf:"osec_pol_par_suffix"`
@@ -639,8 +644,8 @@ type PolicyMaps struct {
 	OsecPolCidr6      *ebpf.Map `ebpf:"osec_pol_cidr6"`
 	OsecPolEuids      *ebpf.Map `ebpf:"osec_pol_euids"`
 	OsecPolHdr        *ebpf.Map `ebpf:"osec_pol_hdr"`
-	OsecPolNet16      *ebpf.Map `ebpf:"osec_pol_net16"`
-	OsecPolNet24      *ebpf.Map `ebpf:"osec_pol_net24"`
+	OsecPolNet4       *ebpf.Map `ebpf:"osec_pol_net4"`
+	OsecPolNet6       *ebpf.Map `ebpf:"osec_pol_net6"`
 	OsecPolParExact   *ebpf.Map `ebpf:"osec_pol_par_exact"`
 	OsecPolParPrefix  *ebpf.Map `ebpf:"osec_pol_par_prefix"`
 	OsecPolParSuffix  *ebpf.Map `ebpf:"osec_pol_par_suffix"`
@@ -685,8 +690,8 @@ func (m *PolicyMaps) Close() error {
 		m.OsecPolCidr6,
 		m.OsecPolEuids,
 		m.OsecPolHdr,
-		m.OsecPolNet16,
-		m.OsecPolNet24,
+		m.OsecPolNet4,
+		m.OsecPolNet6,
 		m.OsecPolParExact,
 		m.OsecPolParPrefix,
 		m.OsecPolParSuffix,

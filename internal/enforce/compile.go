@@ -1,7 +1,6 @@
 package enforce
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -174,8 +173,8 @@ type state struct {
 	euids       map[uint32]bits
 	touids      map[uint32]bits // privilege changes: the new uid
 	ports       map[uint16]bits
-	net16       [2][2][net16Words]uint64 // osec_pol_net16 [family][kind]: see fillNet16
-	net24       map[uint32]struct{}      // osec_pol_net24: family<<24 | a /24's first 24 bits
+	net4        map[uint16][4]uint64 // osec_pol_net4: the IPv4 /16s CIDRs touch, their /24 bitmaps
+	net6        [net6Words]uint64    // osec_pol_net6: a bit per IPv6 /16 CIDRs touch
 	workloads   []ruleWorkload
 	states      []RuleState
 }
@@ -258,7 +257,7 @@ func compile(set *policy.Set, hooks map[Hook]bool) (*state, error) {
 	closePaths(s.pathPrefix)
 	closeCIDRs(s.cidr4)
 	closeCIDRs(s.cidr6)
-	s.fillNet16()
+	s.fillNetFilter()
 	return s, nil
 }
 
@@ -272,85 +271,46 @@ func (s *state) suppresses() bool {
 	return false
 }
 
-// net16Words is the size of one bitmap of the first-level CIDR filter (osec_pol_net16): one
-// bit per value of an address's first 16 bits.
-const net16Words = 1024
+// net6Words is the size of the IPv6 CIDR filter's bitmap (osec_pol_net6): one bit per value of
+// an address's first 16 bits.
+const net6Words = 1 << 16 / 64
 
-// Kinds of osec_pol_net16 bitmaps (policy.bpf.c, net_maybe).
-const (
-	net16Touched = 0 // some CIDR covers or lies in the /16
-	net16Trie    = 1 // search the trie for any address of the /16; else the /24 decides
-)
-
-// Bounds of the second level (osec_pol_net24). A /16 whose CIDRs touch more than net24Dense of
-// its /24s is searched in the trie directly (the /24 would mostly be there anyway); and the
-// level holds at most MaxNet24Entries /24s per set: the /16s with the most beyond that are
-// searched directly too. Either way only the cost changes, never the answer.
-const (
-	net24Dense      = 128
-	MaxNet24Entries = 65536
-)
-
-// fillNet16 fills the CIDR lookup's first two levels from the closed CIDRs: per family, the /16s
-// they touch; those a CIDR of /16 or shorter covers, searched in the trie directly; and, in the
-// other touched /16s, the /24s the CIDRs cover or lie in. An address whose /16 or /24 is not
-// there matches no CIDR: the kernel then skips the trie.
-func (s *state) fillNet16() {
-	setBit := func(w *[net16Words]uint64, h int) { w[h/64] |= 1 << (h % 64) }
-	hasBit := func(w *[net16Words]uint64, h int) bool { return w[h/64]>>(h%64)&1 == 1 }
-	type dense struct {
-		fam, h int
-		keys   map[uint32]struct{}
-	}
-	var cand []dense
-	for fam, m := range []map[netip.Prefix]bits{s.cidr4, s.cidr6} {
-		per16 := map[int]map[uint32]struct{}{}
-		for p := range m {
-			a := p.Addr().AsSlice()
-			first := int(a[0])<<8 | int(a[1]) // p is masked: for a CIDR shorter than /16, its first /16
-			if p.Bits() <= 16 {
-				for h := first; h < first+1<<(16-p.Bits()); h++ {
-					setBit(&s.net16[fam][net16Touched], h)
-					setBit(&s.net16[fam][net16Trie], h)
-				}
-				continue
+// fillNetFilter fills the filter in front of the CIDR tries (policy.bpf.c, net4_maybe and
+// net6_maybe) from the closed CIDRs: for IPv4, per /16, a bitmap of the /24s the CIDRs cover or
+// lie in; for IPv6, a bit per /16 they cover or lie in. An address whose bit is clear matches
+// no CIDR: the kernel then skips the trie.
+func (s *state) fillNetFilter() {
+	s.net4 = map[uint16][4]uint64{}
+	all := [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+	for p := range s.cidr4 {
+		a := p.Addr().As4()
+		first := int(a[0])<<8 | int(a[1]) // p is masked: for a CIDR shorter than /16, its first /16
+		if p.Bits() <= 16 {
+			for h := first; h < first+1<<(16-p.Bits()); h++ {
+				s.net4[uint16(h)] = all
 			}
-			setBit(&s.net16[fam][net16Touched], first)
-			if per16[first] == nil {
-				per16[first] = map[uint32]struct{}{}
-			}
-			n := 1
-			if p.Bits() < 24 {
-				n = 1 << (24 - p.Bits())
-			}
-			for j := range n {
-				per16[first][uint32(fam)<<24|uint32(first)<<8|uint32(int(a[2])+j)] = struct{}{}
-			}
-		}
-		for h, keys := range per16 {
-			switch {
-			case hasBit(&s.net16[fam][net16Trie], h):
-			case len(keys) > net24Dense:
-				setBit(&s.net16[fam][net16Trie], h)
-			default:
-				cand = append(cand, dense{fam, h, keys})
-			}
-		}
-	}
-	// The sparsest /16s first, up to the level's size.
-	slices.SortFunc(cand, func(x, y dense) int {
-		if c := cmp.Compare(len(x.keys), len(y.keys)); c != 0 {
-			return c
-		}
-		return cmp.Or(cmp.Compare(x.fam, y.fam), cmp.Compare(x.h, y.h))
-	})
-	s.net24 = map[uint32]struct{}{}
-	for _, d := range cand {
-		if len(s.net24)+len(d.keys) > MaxNet24Entries {
-			setBit(&s.net16[d.fam][net16Trie], d.h)
 			continue
 		}
-		maps.Copy(s.net24, d.keys)
+		n := 1
+		if p.Bits() < 24 {
+			n = 1 << (24 - p.Bits())
+		}
+		bm := s.net4[uint16(first)]
+		for c := int(a[2]); c < int(a[2])+n; c++ {
+			bm[c/64] |= 1 << (c % 64)
+		}
+		s.net4[uint16(first)] = bm
+	}
+	s.net6 = [net6Words]uint64{}
+	for p := range s.cidr6 {
+		a := p.Addr().As16()
+		first, n := int(a[0])<<8|int(a[1]), 1
+		if p.Bits() < 16 {
+			n = 1 << (16 - p.Bits())
+		}
+		for h := first; h < first+n; h++ {
+			s.net6[h/64] |= 1 << (h % 64)
+		}
 	}
 }
 

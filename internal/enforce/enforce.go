@@ -66,7 +66,8 @@ type Enforcer struct {
 	cgroups  [2]map[uint64]bpf.PolicyPolCgroup
 	innerFDs [2]map[string]*ebpf.Map
 	ports    [2][]uint16
-	failed   error // the last Apply's error
+	net4     [2][]uint16 // the IPv4 /16s whose osec_pol_net4 entries the slot may hold
+	failed   error       // the last Apply's error
 
 	applied, refused atomic.Uint64
 
@@ -81,7 +82,7 @@ var outerMaps = []string{
 	"osec_pol_bin_exact", "osec_pol_bin_prefix", "osec_pol_bin_suffix", "osec_pol_path_exact", "osec_pol_path_prefix",
 	"osec_pol_cidr4", "osec_pol_cidr6", "osec_pol_cgroups", "osec_pol_uids", "osec_pol_euids",
 	"osec_pol_par_exact", "osec_pol_par_prefix", "osec_pol_par_suffix",
-	"osec_pol_touids", "osec_pol_net24",
+	"osec_pol_touids",
 }
 
 // hook programs.
@@ -663,10 +664,6 @@ func (e *Enforcer) buildInner(st *state, cg map[uint64]bpf.PolicyPolCgroup) (_ m
 		{"osec_pol_euids", len(st.euids), ids(st.euids)},
 		{"osec_pol_touids", len(st.touids), ids(st.touids)},
 		{"osec_pol_cgroups", len(cg), func(mp *ebpf.Map) error { return putCgroups(mp, cg) }},
-		{"osec_pol_net24", len(st.net24), func(mp *ebpf.Map) error {
-			keys := slices.Collect(maps.Keys(st.net24))
-			return putAll(mp, keys, make([]uint32, len(keys)))
-		}},
 	} {
 		if err := fill(f.name, f.n, f.put); err != nil {
 			return nil, err
@@ -722,7 +719,8 @@ func (e *Enforcer) writeSlot(slot uint32, st *state, fds map[string]*ebpf.Map) e
 	if err := putAll(e.coll.Maps["osec_pol_rate"], keys, zero); err != nil {
 		return fmt.Errorf("rate limits: %w", err)
 	}
-	// Ports: clear what the slot held, write the new set.
+	// Ports: clear what the slot held, write the new set. What the slot may hold is recorded
+	// before the write (the old and the new ports), so that a failed write is cleared next time.
 	var pk []uint32
 	var pv []bits
 	for _, p := range e.ports[slot] {
@@ -731,29 +729,40 @@ func (e *Enforcer) writeSlot(slot uint32, st *state, fds map[string]*ebpf.Map) e
 			pv = append(pv, bits{})
 		}
 	}
-	written := make([]uint16, 0, len(st.ports))
 	for p, v := range st.ports {
 		pk = append(pk, slot*65536+uint32(p))
 		pv = append(pv, v)
-		written = append(written, p)
+		e.ports[slot] = append(e.ports[slot], p)
 	}
 	if err := putAll(e.coll.Maps["osec_pol_ports"], pk, pv); err != nil {
 		return fmt.Errorf("ports: %w", err)
 	}
-	e.ports[slot] = written
-	// The CIDR filter of both families, whole.
-	nk := make([]uint32, 0, 4*net16Words)
-	nv := make([]uint64, 0, 4*net16Words)
-	for fam := range st.net16 {
-		for kind := range st.net16[fam] {
-			for i, w := range st.net16[fam][kind] {
-				nk = append(nk, ((slot*2+uint32(fam))*2+uint32(kind))*net16Words+uint32(i))
-				nv = append(nv, w)
-			}
+	e.ports[slot] = slices.Collect(maps.Keys(st.ports))
+	// The CIDR filter: the IPv4 /16s of this set and of the one last written to the slot (now
+	// cleared), recorded like the ports; the IPv6 bitmap, whole.
+	n4 := make([]uint32, 0, len(e.net4[slot])+len(st.net4))
+	v4 := make([][4]uint64, 0, cap(n4))
+	for _, h := range e.net4[slot] {
+		if _, ok := st.net4[h]; !ok {
+			n4 = append(n4, slot*65536+uint32(h))
+			v4 = append(v4, [4]uint64{})
 		}
 	}
-	if err := putAll(e.coll.Maps["osec_pol_net16"], nk, nv); err != nil {
-		return fmt.Errorf("CIDR filter: %w", err)
+	for h, bm := range st.net4 {
+		n4 = append(n4, slot*65536+uint32(h))
+		v4 = append(v4, bm)
+		e.net4[slot] = append(e.net4[slot], h)
+	}
+	if err := putAll(e.coll.Maps["osec_pol_net4"], n4, v4); err != nil {
+		return fmt.Errorf("CIDR filter, IPv4: %w", err)
+	}
+	e.net4[slot] = slices.Collect(maps.Keys(st.net4))
+	n6 := make([]uint32, net6Words)
+	for i := range n6 {
+		n6[i] = slot*net6Words + uint32(i)
+	}
+	if err := putAll(e.coll.Maps["osec_pol_net6"], n6, st.net6[:]); err != nil {
+		return fmt.Errorf("CIDR filter, IPv6: %w", err)
 	}
 	for _, name := range outerMaps {
 		if err := e.coll.Maps[name].Put(slot, fds[name]); err != nil {

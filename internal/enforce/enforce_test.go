@@ -405,16 +405,46 @@ func TestConnectDeny(t *testing.T) {
 	assert.Equal(t, uint8(bpf.PolicyPolOutcomePOL_OUT_DENIED), d6.Outcome)
 	e.none(t, func(d *sensor.Decision) bool { return d.Port == allowed.Port() })
 
-	// CIDRs in another /16 and in another /24 of the address's /16 (the first two levels say
-	// no: the trie is not searched) deny nothing here.
+	// CIDRs in another /16 and in another /24 of the address's /16 (the filter says no: the
+	// trie is not searched) deny nothing here.
 	other := r
 	other.CIDRs = []netip.Prefix{netip.MustParsePrefix("127.1.0.0/16"), netip.MustParsePrefix("127.0.1.0/24")}
 	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 31, Rules: []policy.Rule{other}}))
 	require.NoError(t, connect(denied))
-	// Nor when they touch so many of the /16's /24s that the trie is searched for all of it.
+	// Nor beside CIDRs that cover half of the /16's /24s.
 	other.CIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.128.0/17"), netip.MustParsePrefix("127.0.1.0/24")}
 	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 41, Rules: []policy.Rule{other}}))
 	require.NoError(t, connect(denied))
+
+	// The filter is what keeps the trie out of it: a CIDR that only the active trie holds
+	// (written here behind the compiler's back) denies nothing while the filter says no CIDR is
+	// in the address's /24 (gen 51: one in another /24 of its /16; gen 61: one in another /16),
+	// and denies once the /24's bit is set.
+	for _, c := range []struct {
+		gen  uint64
+		cidr string
+	}{{51, "127.0.1.0/24"}, {61, "127.1.0.0/16"}} {
+		spare := bpf.PolicyPolLpm4{Prefixlen: 24, Addr: [4]byte{10, 9, 9, 0}} // makes room in the trie
+		other.CIDRs = []netip.Prefix{netip.MustParsePrefix(c.cidr), netip.MustParsePrefix("10.9.9.0/24")}
+		require.NoError(t, e.enf.Apply(&policy.Set{Generation: c.gen, Rules: []policy.Rule{other}}))
+		e.enf.mu.Lock()
+		slot := e.enf.active
+		trie := e.enf.innerFDs[slot]["osec_pol_cidr4"]
+		e.enf.mu.Unlock()
+		p := netip.MustParsePrefix(c.cidr)
+		var v bits
+		require.NoError(t, trie.Lookup(bpf.PolicyPolLpm4{Prefixlen: uint32(p.Bits()), Addr: p.Addr().As4()}, &v))
+		require.NoError(t, trie.Delete(spare))
+		require.NoError(t, trie.Put(bpf.PolicyPolLpm4{Prefixlen: 24, Addr: [4]byte{127, 0, 0, 0}}, v))
+		require.NoError(t, connect(denied), "gen %d: the filter skips the trie", c.gen)
+		net4 := e.enf.coll.Maps["osec_pol_net4"]
+		k := slot*65536 + 127<<8 // the /16 127.0
+		var bm [4]uint64
+		require.NoError(t, net4.Lookup(k, &bm))
+		bm[0] |= 1 // 127.0.0
+		require.NoError(t, net4.Put(k, bm))
+		require.ErrorIs(t, connect(denied), unix.EPERM, "gen %d: the trie, searched, denies", c.gen)
+	}
 
 	// A new set swaps in: now the other port is denied and the first works (a CIDR longer
 	// than /16 this time, beside one in another /16).
@@ -693,10 +723,15 @@ func TestCompileClosure(t *testing.T) {
 		netip.MustParsePrefix("10.1.0.0/16"): bitsOf(3, 4),
 	}, st.cidr4)
 	assert.Equal(t, map[netip.Prefix]bits{netip.MustParsePrefix("fd00::/8"): bitsOf(3)}, st.cidr6)
-	// The first-level filter: the /16s each family's CIDRs touch (10.0.0.0/8: 10.0 to 10.255;
-	// fd00::/8: fd00 to fdff), and no other bit; all covered by a CIDR of /16 or shorter, so
-	// searched in the trie directly, no /24 in the second level.
-	ones := func(words [net16Words]uint64) []int {
+	// The filter in front of the tries: every /24 of the IPv4 /16s the CIDRs touch (10.0.0.0/8:
+	// 10.0 to 10.255) and the IPv6 /16s (fd00::/8: fd00 to fdff), nothing else.
+	all := [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+	want4 := map[uint16][4]uint64{}
+	for h := uint16(0x0a00); h <= 0x0aff; h++ {
+		want4[h] = all
+	}
+	assert.Equal(t, want4, st.net4)
+	ones := func(words [net6Words]uint64) []int {
 		var hs []int
 		for h := range 1 << 16 {
 			if words[h/64]>>(h%64)&1 == 1 {
@@ -705,51 +740,27 @@ func TestCompileClosure(t *testing.T) {
 		}
 		return hs
 	}
-	var want4, want6 []int
-	for h := 0x0a00; h <= 0x0aff; h++ {
-		want4 = append(want4, h)
-	}
+	var want6 []int
 	for h := 0xfd00; h <= 0xfdff; h++ {
 		want6 = append(want6, h)
 	}
-	assert.Equal(t, want4, ones(st.net16[0][net16Touched]))
-	assert.Equal(t, want4, ones(st.net16[0][net16Trie]))
-	assert.Equal(t, want6, ones(st.net16[1][net16Touched]))
-	assert.Equal(t, want6, ones(st.net16[1][net16Trie]))
-	assert.Empty(t, st.net24)
+	assert.Equal(t, want6, ones(st.net6))
 
-	// The second level: the /24s of /16s no short CIDR covers; a /16 with more than net24Dense
-	// of them touched goes to the trie directly.
+	// CIDRs longer than /16: the /24s they cover or lie in.
 	n := rule(1, "n", policy.EventConnect, policy.ActionAudit)
 	n.CIDRs = []netip.Prefix{
 		netip.MustParsePrefix("192.168.1.0/24"), netip.MustParsePrefix("192.168.2.128/25"),
 		netip.MustParsePrefix("192.168.4.0/22"), netip.MustParsePrefix("192.168.4.9/32"),
-		netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("172.16.3.0/24"),
-		netip.MustParsePrefix("10.2.0.0/17"), netip.MustParsePrefix("10.3.0.0/17"), netip.MustParsePrefix("10.3.200.7/32"),
-		netip.MustParsePrefix("2001:db8::/32"),
+		netip.MustParsePrefix("192.168.200.7/32"), netip.MustParsePrefix("10.2.0.0/17"),
+		netip.MustParsePrefix("2001:db8::/32"), netip.MustParsePrefix("2002::/15"),
 	}
 	nst, err := compile(&policy.Set{Rules: []policy.Rule{n}}, map[Hook]bool{HookConnectCG: true})
 	require.NoError(t, err)
-	want4 = []int{0x0a02, 0x0a03}
-	var trie4 []int
-	for h := 0xac10; h <= 0xac1f; h++ {
-		want4 = append(want4, h)
-		trie4 = append(trie4, h)
-	}
-	want4 = append(want4, 0xc0a8)
-	trie4 = append([]int{0x0a03}, trie4...) // 10.3: 129 /24s touched
-	assert.Equal(t, want4, ones(nst.net16[0][net16Touched]))
-	assert.Equal(t, trie4, ones(nst.net16[0][net16Trie]))
-	assert.Equal(t, []int{0x2001}, ones(nst.net16[1][net16Touched]))
-	assert.Empty(t, ones(nst.net16[1][net16Trie]))
-	want24 := map[uint32]struct{}{1<<24 | 0x20010d: {}}
-	for _, c := range []uint32{1, 2, 4, 5, 6, 7} {
-		want24[0xc0a800|c] = struct{}{}
-	}
-	for c := range uint32(128) {
-		want24[0x0a0200|c] = struct{}{}
-	}
-	assert.Equal(t, want24, nst.net24)
+	assert.Equal(t, map[uint16][4]uint64{
+		0xc0a8: {1<<1 | 1<<2 | 0xf<<4, 0, 0, 1 << (200 - 192)}, // 192.168.1, .2, .4 to .7, .200
+		0x0a02: {^uint64(0), ^uint64(0), 0, 0},                 // 10.2.0 to 10.2.127
+	}, nst.net4)
+	assert.Equal(t, []int{0x2001, 0x2002, 0x2003}, ones(nst.net6))
 	assert.Equal(t, bitsOf(1, 2, 5), st.hdr.Hook[HookExecTP])
 	assert.Equal(t, bitsOf(3, 4), st.hdr.Hook[HookConnectCG])
 	assert.Equal(t, bitsOf(3, 4), st.hdr.AnyBinary)
