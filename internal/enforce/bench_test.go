@@ -32,10 +32,10 @@ import (
 //     CIDR, neither matching the operations (every lookup is done, nothing is decided);
 //     10k     the same rules with 10,000 binary prefixes (under the binary's own first
 //     component, so the trie is searched deep) and 10,000 CIDRs (in 127.0.0.0/8 and
-//     10.0.0.0/8 around the connected address, none in its /16: the kernel's first-level
-//     filter, one bit per /16, answers without searching the trie);
+//     10.0.0.0/8 around the connected address, none in its /16: the kernel's filter, a bit
+//     per /24, answers without searching the trie);
 //     10k/16  the same, with the 10,000 CIDRs in the connected address's own /16
-//     (127.0.1.0 to 127.0.40.255): the filter lets it through, the trie is searched deep;
+//     (127.0.1.0 to 127.0.40.255, not its /24): the filter still answers;
 //     match   the exec rule's prefix matches the binary: one audit decision per exec;
 //     except  the same rule with the binary as an exception: the same lookups, no decision
 //     (match - except is what the decision adds) (exec only);
@@ -43,8 +43,11 @@ import (
 //     and looked up, no decision (exec only);
 //     args    the binary matches, an args.contain string does not: the whole command line
 //     (1,000 bytes, see below) read and scanned, no decision (exec only);
-//     one/16  "one" with its CIDR in the connected address's /16 (127.0.1.0/24): the second
-//     level (one entry per /24 of a populated /16) is read; the baseline of 10k/16;
+//     one/16  "one" with its CIDR in the connected address's /16 (127.0.1.0/24): the
+//     baseline of 10k/16;
+//     hit     "one" with its CIDR covering the connected address (127.0.0.0/24), its ports
+//     not: the trie is searched and matches, no decision;
+//     10k/hit the CIDRs of 10k/16 and that one: the same search among 10,001 entries;
 //   - each block: OTELSEC_POLICY_BENCH_EXECS (default 200) fork+exec+wait of a copy of true
 //     with one 1,000-byte argument (50 × "--some-option=value "),
 //     and OTELSEC_POLICY_BENCH_CONNECTS (default 5,000) TCP connects to a closed loopback
@@ -136,6 +139,8 @@ func BenchmarkPolicyEnforcement(b *testing.B) {
 		{"parent", &policy.Set{Rules: []policy.Rule{parentRule}}, true},
 		{"args", &policy.Set{Rules: []policy.Rule{argsRule}}, true},
 		{"one/16", &policy.Set{Rules: []policy.Rule{execRule([]string{first + "/bench-0/tenant-00000/bin"}), connRule([]netip.Prefix{netip.MustParsePrefix("127.0.1.0/24")})}}, false},
+		{"hit", &policy.Set{Rules: []policy.Rule{execRule([]string{first + "/bench-0/tenant-00000/bin"}), connRule([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/24")})}}, false},
+		{"10k/hit", &policy.Set{Rules: []policy.Rule{execRule([]string{first + "/bench-0/tenant-00000/bin"}), connRule(append(slices.Clone(near), netip.MustParsePrefix("127.0.0.0/24")))}}, false},
 	}
 	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
 	require.NoError(b, err)
@@ -230,8 +235,8 @@ func BenchmarkPolicyEnforcement(b *testing.B) {
 		}
 		out.WriteString("\n")
 	}
-	// The second level, paired: 10k/16 and one/16 take the same path (the connected address's
-	// /16 has CIDRs, its /24 none).
+	// The filter, paired: 10k/16 and one/16 take the same path (the connected address's /16
+	// has CIDRs, its /24 none).
 	idx := func(name string) int {
 		return slices.IndexFunc(scenarios, func(s struct {
 			name     string
@@ -246,6 +251,13 @@ func BenchmarkPolicyEnforcement(b *testing.B) {
 		dc = append(dc, v-connNs[idx("one/16")][r])
 	}
 	fmt.Fprintf(&out, "  10k/16 - one/16, paired per round, median: connect %+5.0f\n", median(dc))
+	// A CIDR covers the address (its port does not match: no decision), so the trie is
+	// searched: with one entry, and among the 10,000 of 10k/16.
+	dc = dc[:0]
+	for r, v := range connNs[idx("10k/hit")] {
+		dc = append(dc, v-connNs[idx("hit")][r])
+	}
+	fmt.Fprintf(&out, "  10k/hit - hit, paired per round, median: connect %+5.0f\n", median(dc))
 	// The decision alone: match and except evaluate the same selectors (the binary's path
 	// walked and looked up); in except the rule's exception removes it, in match it decides.
 	var d, dt []float64
