@@ -703,6 +703,32 @@ func putAll[K, V any](m *ebpf.Map, keys []K, vals []V) error {
 	return nil
 }
 
+// putSparse writes the entries of one generation slot of an array keyed slot*65536 + k: the
+// values of now, and zero for the keys the slot held (held) that now lacks. held is extended
+// before the write, so that what a failed write left is cleared by the next one, and set to
+// now's keys after it.
+func putSparse[V any](m *ebpf.Map, slot uint32, held *[]uint16, now map[uint16]V) error {
+	keys := make([]uint32, 0, len(*held)+len(now))
+	vals := make([]V, 0, cap(keys))
+	var zero V
+	for _, k := range *held {
+		if _, ok := now[k]; !ok {
+			keys = append(keys, slot*65536+uint32(k))
+			vals = append(vals, zero)
+		}
+	}
+	for k, v := range now {
+		keys = append(keys, slot*65536+uint32(k))
+		vals = append(vals, v)
+		*held = append(*held, k)
+	}
+	if err := putAll(m, keys, vals); err != nil {
+		return err
+	}
+	*held = slices.Collect(maps.Keys(now))
+	return nil
+}
+
 // writeSlot writes the header, rules, rate state, ports and inner maps of slot.
 func (e *Enforcer) writeSlot(slot uint32, st *state, fds map[string]*ebpf.Map) error {
 	base := slot * MaxRules
@@ -719,44 +745,13 @@ func (e *Enforcer) writeSlot(slot uint32, st *state, fds map[string]*ebpf.Map) e
 	if err := putAll(e.coll.Maps["osec_pol_rate"], keys, zero); err != nil {
 		return fmt.Errorf("rate limits: %w", err)
 	}
-	// Ports: clear what the slot held, write the new set. What the slot may hold is recorded
-	// before the write (the old and the new ports), so that a failed write is cleared next time.
-	var pk []uint32
-	var pv []bits
-	for _, p := range e.ports[slot] {
-		if _, ok := st.ports[p]; !ok {
-			pk = append(pk, slot*65536+uint32(p))
-			pv = append(pv, bits{})
-		}
-	}
-	for p, v := range st.ports {
-		pk = append(pk, slot*65536+uint32(p))
-		pv = append(pv, v)
-		e.ports[slot] = append(e.ports[slot], p)
-	}
-	if err := putAll(e.coll.Maps["osec_pol_ports"], pk, pv); err != nil {
+	// Ports, and the IPv4 CIDR filter's /16s (the IPv6 bitmap is written whole, below).
+	if err := putSparse(e.coll.Maps["osec_pol_ports"], slot, &e.ports[slot], st.ports); err != nil {
 		return fmt.Errorf("ports: %w", err)
 	}
-	e.ports[slot] = slices.Collect(maps.Keys(st.ports))
-	// The CIDR filter: the IPv4 /16s of this set and of the one last written to the slot (now
-	// cleared), recorded like the ports; the IPv6 bitmap, whole.
-	n4 := make([]uint32, 0, len(e.net4[slot])+len(st.net4))
-	v4 := make([][4]uint64, 0, cap(n4))
-	for _, h := range e.net4[slot] {
-		if _, ok := st.net4[h]; !ok {
-			n4 = append(n4, slot*65536+uint32(h))
-			v4 = append(v4, [4]uint64{})
-		}
-	}
-	for h, bm := range st.net4 {
-		n4 = append(n4, slot*65536+uint32(h))
-		v4 = append(v4, bm)
-		e.net4[slot] = append(e.net4[slot], h)
-	}
-	if err := putAll(e.coll.Maps["osec_pol_net4"], n4, v4); err != nil {
+	if err := putSparse(e.coll.Maps["osec_pol_net4"], slot, &e.net4[slot], st.net4); err != nil {
 		return fmt.Errorf("CIDR filter, IPv4: %w", err)
 	}
-	e.net4[slot] = slices.Collect(maps.Keys(st.net4))
 	n6 := make([]uint32, net6Words)
 	for i := range n6 {
 		n6[i] = slot*net6Words + uint32(i)
