@@ -126,6 +126,7 @@ const enum pol_hook *unused_pol_hook __attribute__((unused));
 const enum pol_action *unused_pol_action __attribute__((unused));
 const enum pol_outcome *unused_pol_outcome __attribute__((unused));
 const enum pol_rule_flags *unused_pol_rule_flags __attribute__((unused));
+const enum pol_need *unused_pol_need __attribute__((unused));
 const enum pol_event_flags *unused_pol_event_flags __attribute__((unused));
 const struct pol_lpm4 *unused_pol_lpm4 __attribute__((unused));
 const struct pol_lpm6 *unused_pol_lpm6 __attribute__((unused));
@@ -143,9 +144,12 @@ struct {
 	__type(value, struct pol_active);
 } osec_pol_active SEC(".maps");
 
+/* Mmapable only for its alignment: the values then start on a page, so the layout of struct
+ * pol_hdr (need[] and the generation on the first line) is the layout of its cache lines. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 2);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct pol_hdr);
 } osec_pol_hdr SEC(".maps");
@@ -433,8 +437,15 @@ static __always_inline struct pol_hdr *begin(__u32 hook, __u32 *gen, struct pol_
 		return NULL;
 	st = pol_stats();
 	if (st)
-		st->evaluated[hook]++;
+		st->hook[hook].evaluated++;
 	return h;
+}
+
+/* needs: whether some rule of hook uses the header's set what (enum pol_need); when not, the
+ * set cannot change the candidates and is not read. */
+static __always_inline bool needs(struct pol_hdr *h, __u32 hook, __u16 what)
+{
+	return h->need[hook & (POL_NEED_HOOKS - 1)] & what;
 }
 
 /* Selectors */
@@ -1127,11 +1138,11 @@ static __always_inline int decide(__u32 gen, struct pol_hdr *h, __u32 hook, stru
 		return 0;
 	st = pol_stats();
 	if (st && hook < POL_HOOK_MAX)
-		st->matched[hook]++;
+		st->hook[hook].matched++;
 	if (hook_signals(hook)) {
-		if (bits_meet(cand, &h->kill))
+		if (needs(h, hook, POL_NEED_KILL) && bits_meet(cand, &h->kill))
 			sig.kill_err = bpf_send_signal(SIGKILL);
-		if (bits_meet(cand, &h->signal)) {
+		if (needs(h, hook, POL_NEED_SIGNAL) && bits_meet(cand, &h->signal)) {
 			struct pol_bits s = *cand;
 
 			bits_and(&s, &h->signal);
@@ -1246,7 +1257,7 @@ __noinline int pol_decide(struct pol_hdr *h, __u32 gen, __u32 hook, struct pol_b
 	if (!h || !cand || !pw || !sig || !bits_any(cand))
 		return 0;
 	e = &pw->ev;
-	deny = bits_meet(cand, &h->deny);
+	deny = needs(h, hook, POL_NEED_DENY) && bits_meet(cand, &h->deny);
 	kill_err = sig->kill_err;
 	sig_err = sig->sig_err;
 
@@ -1271,7 +1282,7 @@ __noinline int pol_decide(struct pol_hdr *h, __u32 gen, __u32 hook, struct pol_b
  * record (struct exec_decisions) instead of records of their own. */
 __noinline int pol_decide_exec(struct pol_hdr *h, __u32 gen, struct pol_bits *cand, struct pol_signals *sig)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct pol_stats *st = pol_stats();
 	struct exec_decisions *xd;
 	__u32 zero = 0;
@@ -1279,7 +1290,7 @@ __noinline int pol_decide_exec(struct pol_hdr *h, __u32 gen, struct pol_bits *ca
 
 	if (!h || !cand || !sig || !bits_any(cand))
 		return 0;
-	deny = bits_meet(cand, &h->deny);
+	deny = needs(h, POL_HOOK_EXEC_TP, POL_NEED_DENY) && bits_meet(cand, &h->deny);
 	xd = bpf_map_lookup_elem(&osec_exec_dec, &zero);
 	if (!xd)
 		return deny;
@@ -1291,8 +1302,8 @@ __noinline int pol_decide_exec(struct pol_hdr *h, __u32 gen, struct pol_bits *ca
 			ss->lost[EVENT_POLICY] += xd->n;
 	}
 	xd->generation = h->generation;
-	xd->exec_id = BPF_CORE_READ(task, self_exec_id);
-	xd->tgid = BPF_CORE_READ(task, tgid);
+	xd->exec_id = task->self_exec_id; /* a trusted pointer: loads, not bpf_probe_read_kernel */
+	xd->tgid = task->tgid;
 	xd->n = 0;
 	decide_rules(gen, cand, st, sig->kill_err, sig->sig_err, true, xd, NULL, 0);
 	return deny;
@@ -1366,12 +1377,16 @@ static __always_inline int on_exec(__u32 hook, struct linux_binprm *bprm)
 	h = begin(hook, &gen, &cand);
 	if (!h)
 		return 0;
-	pol_workload(h, gen, &cand);
+	if (needs(h, hook, POL_NEED_WORKLOAD))
+		pol_workload(h, gen, &cand);
 	if (!bits_any(&cand))
 		return 0;
-	and_ids(gen, h, &cand, task);
-	and_caps(h, &cand, task);
-	pol_stdio(h, &cand);
+	if (needs(h, hook, POL_NEED_UID | POL_NEED_EUID))
+		and_ids(gen, h, &cand, task);
+	if (needs(h, hook, POL_NEED_CAP))
+		and_caps(h, &cand, task);
+	if (needs(h, hook, POL_NEED_STDIO))
+		pol_stdio(h, &cand);
 	if (!bits_any(&cand))
 		return 0;
 	pw = work_reset();
@@ -1380,12 +1395,15 @@ static __always_inline int on_exec(__u32 hook, struct linux_binprm *bprm)
 	pol_binary_exec(h, gen, &cand, (__u64)BPF_CORE_READ(bprm, file));
 	if (!bits_any(&cand))
 		return 0;
-	pol_parent(h, gen, &cand);
+	if (needs(h, hook, POL_NEED_PARENT))
+		pol_parent(h, gen, &cand);
 	if (hook == POL_HOOK_EXEC_TP) {
-		pol_args_sel(h, gen, &cand);
-		if (bits_meet(&cand, &h->suppress))
+		if (needs(h, hook, POL_NEED_ARGS))
+			pol_args_sel(h, gen, &cand);
+		if (needs(h, hook, POL_NEED_SUPPRESS) && bits_meet(&cand, &h->suppress))
 			mute(h, &cand, task);
-	} else { /* the loader puts argument rules on the tracepoint; never match them here */
+	} else if (needs(h, hook, POL_NEED_ARGS)) {
+		/* the loader puts argument rules on the tracepoint; never match them here */
 		for (int i = 0; i < POL_RULE_WORDS; i++)
 			cand.w[i] &= ~h->args.w[i];
 	}
@@ -1450,10 +1468,12 @@ int BPF_PROG(osec_pol_open_lsm, struct file *file, int ret)
 	bits_and(&cand, &ops);
 	if (!bits_any(&cand))
 		return 0;
-	pol_workload(h, gen, &cand);
+	if (needs(h, POL_HOOK_FILE_LSM, POL_NEED_WORKLOAD))
+		pol_workload(h, gen, &cand);
 	if (!bits_any(&cand))
 		return 0;
-	and_ids(gen, h, &cand, task);
+	if (needs(h, POL_HOOK_FILE_LSM, POL_NEED_UID | POL_NEED_EUID))
+		and_ids(gen, h, &cand, task);
 	if (!bits_any(&cand) || !b || !w)
 		return 0;
 	pw = work_reset();
@@ -1475,9 +1495,11 @@ int BPF_PROG(osec_pol_open_lsm, struct file *file, int ret)
 	}
 	if (!bits_any(&cand))
 		return 0;
-	and_caps(h, &cand, task);
+	if (needs(h, POL_HOOK_FILE_LSM, POL_NEED_CAP))
+		and_caps(h, &cand, task);
 	pol_binary(h, gen, &cand, (__u64)BPF_CORE_READ(task, mm, exe_file));
-	pol_parent(h, gen, &cand);
+	if (needs(h, POL_HOOK_FILE_LSM, POL_NEED_PARENT))
+		pol_parent(h, gen, &cand);
 	return lsm_verdict(decide(gen, h, POL_HOOK_FILE_LSM, &cand, pw));
 }
 
@@ -1522,10 +1544,12 @@ static __always_inline int on_path(__u32 op, const struct path *dir, struct dent
 	bits_and(&cand, &h->file_op[op]); /* op < POL_FOP_BITS, a constant per program */
 	if (!bits_any(&cand))
 		return 0;
-	pol_workload(h, gen, &cand);
+	if (needs(h, POL_HOOK_PATH_LSM, POL_NEED_WORKLOAD))
+		pol_workload(h, gen, &cand);
 	if (!bits_any(&cand))
 		return 0;
-	and_ids(gen, h, &cand, task);
+	if (needs(h, POL_HOOK_PATH_LSM, POL_NEED_UID | POL_NEED_EUID))
+		and_ids(gen, h, &cand, task);
 	if (!bits_any(&cand) || !b || !w || !dir || !d)
 		return 0;
 	pw = work_reset();
@@ -1684,10 +1708,12 @@ static __always_inline int on_setuid(__u32 hook, const struct pol_creds *o, cons
 	and_touids(gen, h, &cand, o, n);
 	if (!bits_any(&cand))
 		return 0;
-	pol_workload(h, gen, &cand);
+	if (needs(h, hook, POL_NEED_WORKLOAD))
+		pol_workload(h, gen, &cand);
 	if (!bits_any(&cand))
 		return 0;
-	and_ids_of(gen, h, &cand, o->uid, o->euid);
+	if (needs(h, hook, POL_NEED_UID | POL_NEED_EUID))
+		and_ids_of(gen, h, &cand, o->uid, o->euid);
 	if (!bits_any(&cand))
 		return 0;
 	pw = work_reset();
@@ -1797,15 +1823,19 @@ static __always_inline int on_net(__u32 hook, struct pol_work *pw)
 	and_addr(gen, h, &cand, &pw->ev);
 	if (!bits_any(&cand))
 		return 0;
-	pol_workload(h, gen, &cand);
+	if (needs(h, hook, POL_NEED_WORKLOAD))
+		pol_workload(h, gen, &cand);
 	if (!bits_any(&cand))
 		return 0;
-	and_ids(gen, h, &cand, task);
+	if (needs(h, hook, POL_NEED_UID | POL_NEED_EUID))
+		and_ids(gen, h, &cand, task);
 	if (!bits_any(&cand))
 		return 0;
-	and_caps(h, &cand, task);
+	if (needs(h, hook, POL_NEED_CAP))
+		and_caps(h, &cand, task);
 	pol_binary(h, gen, &cand, (__u64)BPF_CORE_READ(task, mm, exe_file));
-	pol_parent(h, gen, &cand);
+	if (needs(h, hook, POL_NEED_PARENT))
+		pol_parent(h, gen, &cand);
 	return decide(gen, h, hook, &cand, pw);
 }
 

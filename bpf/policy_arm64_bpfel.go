@@ -194,6 +194,8 @@ type PolicyPolHdr struct {
 	_            structs.HostLayout
 	Generation   uint64
 	Seq          uint64
+	Need         [16]uint16
+	Pad          [2]uint64
 	Hook         [14]PolicyPolBits
 	AllWorkloads PolicyPolBits
 	AnyBinary    PolicyPolBits
@@ -218,6 +220,7 @@ type PolicyPolHdr struct {
 	Signal       PolicyPolBits
 	AnyTouid     PolicyPolBits
 	Suppress     PolicyPolBits
+	PadEnd       [4]uint64
 }
 
 type PolicyPolHook uint32
@@ -240,6 +243,12 @@ const (
 	PolicyPolHookPOL_HOOK_MAX         PolicyPolHook = 14
 )
 
+type PolicyPolHookStats struct {
+	_         structs.HostLayout
+	Evaluated uint64
+	Matched   uint64
+}
+
 type PolicyPolLpm4 struct {
 	_         structs.HostLayout
 	Prefixlen uint32
@@ -251,6 +260,22 @@ type PolicyPolLpm6 struct {
 	Prefixlen uint32
 	Addr      [16]uint8
 }
+
+type PolicyPolNeed uint32
+
+const (
+	PolicyPolNeedPOL_NEED_WORKLOAD PolicyPolNeed = 1
+	PolicyPolNeedPOL_NEED_UID      PolicyPolNeed = 2
+	PolicyPolNeedPOL_NEED_EUID     PolicyPolNeed = 4
+	PolicyPolNeedPOL_NEED_CAP      PolicyPolNeed = 8
+	PolicyPolNeedPOL_NEED_STDIO    PolicyPolNeed = 16
+	PolicyPolNeedPOL_NEED_PARENT   PolicyPolNeed = 32
+	PolicyPolNeedPOL_NEED_ARGS     PolicyPolNeed = 64
+	PolicyPolNeedPOL_NEED_DENY     PolicyPolNeed = 128
+	PolicyPolNeedPOL_NEED_KILL     PolicyPolNeed = 256
+	PolicyPolNeedPOL_NEED_SIGNAL   PolicyPolNeed = 512
+	PolicyPolNeedPOL_NEED_SUPPRESS PolicyPolNeed = 1024
+)
 
 type PolicyPolNeedle struct {
 	_     structs.HostLayout
@@ -298,8 +323,7 @@ const (
 
 type PolicyPolStats struct {
 	_               structs.HostLayout
-	Evaluated       [14]uint64
-	Matched         [14]uint64
+	Hook            [14]PolicyPolHookStats
 	RateLimited     uint64
 	Truncated       uint64
 	PathUnmatchable uint64
@@ -448,6 +472,7 @@ const (
 	PolicyVarUnusedPolHook       = "unused_pol_hook"
 	PolicyVarUnusedPolLpm4       = "unused_pol_lpm4"
 	PolicyVarUnusedPolLpm6       = "unused_pol_lpm6"
+	PolicyVarUnusedPolNeed       = "unused_pol_need"
 	PolicyVarUnusedPolOutcome    = "unused_pol_outcome"
 	PolicyVarUnusedPolRule       = "unused_pol_rule"
 	PolicyVarUnusedPolRuleFlags  = "unused_pol_rule_flags"
@@ -593,6 +618,7 @@ type PolicyVariableSpecs struct {
 	UnusedPolHook       *ebpf.VariableSpec `ebpf:"unused_pol_hook"`
 	UnusedPolLpm4       *ebpf.VariableSpec `ebpf:"unused_pol_lpm4"`
 	UnusedPolLpm6       *ebpf.VariableSpec `ebpf:"unused_pol_lpm6"`
+	UnusedPolNeed       *ebpf.VariableSpec `ebpf:"unused_pol_need"`
 	UnusedPolOutcome    *ebpf.VariableSpec `ebpf:"unused_pol_outcome"`
 	UnusedPolRule       *ebpf.VariableSpec `ebpf:"unused_pol_rule"`
 	UnusedPolRuleFlags  *ebpf.VariableSpec `ebpf:"unused_pol_rule_flags"`
@@ -731,6 +757,7 @@ type PolicyVariables struct {
 	UnusedPolHook       *ebpf.Variable `ebpf:"unused_pol_hook"`
 	UnusedPolLpm4       *ebpf.Variable `ebpf:"unused_pol_lpm4"`
 	UnusedPolLpm6       *ebpf.Variable `ebpf:"unused_pol_lpm6"`
+	UnusedPolNeed       *ebpf.Variable `ebpf:"unused_pol_need"`
 	UnusedPolOutcome    *ebpf.Variable `ebpf:"unused_pol_outcome"`
 	UnusedPolRule       *ebpf.Variable `ebpf:"unused_pol_rule"`
 	UnusedPolRuleFlags  *ebpf.Variable `ebpf:"unused_pol_rule_flags"`

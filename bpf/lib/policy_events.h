@@ -113,9 +113,33 @@ struct pol_args {
 
 /* The header of a generation: which rules each hook evaluates and which rules place no
  * constraint on a selector (they match whatever the lookup finds). */
+/* pol_hdr.need[hook]: which of the header's selector and action sets some rule of the hook
+ * uses. The programs test these bits, on the header's first cache line with the generation,
+ * before reading a set: each set lies on a line of its own, and after an exec every line not
+ * in the cache costs ~0.1 µs on the VM measured (BENCHMARKS.md, "Policy enforcement"). The
+ * candidates of an operation start as hook[hook] and only shrink, so a clear bit means the set
+ * cannot change them. */
+enum pol_need {
+	POL_NEED_WORKLOAD = 1 << 0, /* a rule with a workload selector (not in all_workloads) */
+	POL_NEED_UID = 1 << 1,      /* not in any_uid */
+	POL_NEED_EUID = 1 << 2,     /* not in any_euid */
+	POL_NEED_CAP = 1 << 3,      /* not in any_cap */
+	POL_NEED_STDIO = 1 << 4,    /* in stdio_socket */
+	POL_NEED_PARENT = 1 << 5,   /* not in any_parent */
+	POL_NEED_ARGS = 1 << 6,     /* in args */
+	POL_NEED_DENY = 1 << 7,     /* in deny */
+	POL_NEED_KILL = 1 << 8,     /* in kill */
+	POL_NEED_SIGNAL = 1 << 9,   /* in signal */
+	POL_NEED_SUPPRESS = 1 << 10, /* in suppress */
+};
+
+#define POL_NEED_HOOKS 16 /* need[]'s size: POL_HOOK_MAX rounded up, the line's layout */
+
 struct pol_hdr {
 	__u64 generation; /* policy.Set.Generation */
 	__u64 seq;        /* increases with every Apply: invalidates osec_pol_bincache */
+	__u16 need[POL_NEED_HOOKS]; /* per hook: enum pol_need */
+	__u64 pad[2];     /* hook[] starts 64 bytes in (the map is page-aligned: BPF_F_MMAPABLE) */
 	struct pol_bits hook[POL_HOOK_MAX];
 	struct pol_bits all_workloads; /* rules with no workload selector */
 	struct pol_bits any_binary;    /* rules with no binary selector */
@@ -140,7 +164,12 @@ struct pol_hdr {
 	struct pol_bits signal;        /* action signal, enforce */
 	struct pol_bits any_touid;     /* privilege-change rules with no toUIDs selector */
 	struct pol_bits suppress;      /* action suppress, enforce (exec, at the tracepoint) */
+	__u64 pad_end[4];              /* to a multiple of 64 bytes (see pad) */
 };
+_Static_assert(POL_HOOK_MAX <= POL_NEED_HOOKS, "pol_hdr.need holds a word per hook");
+_Static_assert(__builtin_offsetof(struct pol_hdr, hook) == 64, "need and generation share the first line");
+_Static_assert(sizeof(struct pol_hdr) % 64 == 0, "every generation's header starts on a line");
+
 
 /* osec_pol_active[0]: the generation (0 or 1) the programs read; on = 0 when no set applies. */
 struct pol_active {
@@ -176,9 +205,13 @@ struct pol_cgroup {
 
 /* Counters (per CPU): operations evaluated, decisions rate-limited, decisions beyond the
  * per-operation bound (POL_MAX_DECISIONS), paths too long to match. */
+struct pol_hook_stats {
+	__u64 evaluated;
+	__u64 matched; /* next to evaluated: a decision touches no other line of the counters */
+};
+
 struct pol_stats {
-	__u64 evaluated[POL_HOOK_MAX];
-	__u64 matched[POL_HOOK_MAX];
+	struct pol_hook_stats hook[POL_HOOK_MAX];
 	__u64 rate_limited;
 	__u64 truncated;
 	__u64 path_unmatchable;

@@ -258,7 +258,43 @@ func compile(set *policy.Set, hooks map[Hook]bool) (*state, error) {
 	closeCIDRs(s.cidr4)
 	closeCIDRs(s.cidr6)
 	s.fillNetFilter()
+	s.fillNeed()
 	return s, nil
+}
+
+// fillNeed sets, per hook, which of the header's sets a rule of that hook uses
+// (struct pol_hdr's need): the programs read a set only when its bit is set.
+func (s *state) fillNeed() {
+	h := &s.hdr
+	for k := range h.Hook {
+		rules := h.Hook[k]
+		var n bpf.PolicyPolNeed
+		for _, c := range []struct {
+			bit  bpf.PolicyPolNeed
+			set  bits
+			uses bool // the hook's rules use the set when they are in it, not when they are outside it
+		}{
+			{bpf.PolicyPolNeedPOL_NEED_WORKLOAD, h.AllWorkloads, false},
+			{bpf.PolicyPolNeedPOL_NEED_UID, h.AnyUid, false},
+			{bpf.PolicyPolNeedPOL_NEED_EUID, h.AnyEuid, false},
+			{bpf.PolicyPolNeedPOL_NEED_CAP, h.AnyCap, false},
+			{bpf.PolicyPolNeedPOL_NEED_STDIO, h.StdioSocket, true},
+			{bpf.PolicyPolNeedPOL_NEED_PARENT, h.AnyParent, false},
+			{bpf.PolicyPolNeedPOL_NEED_ARGS, h.Args, true},
+			{bpf.PolicyPolNeedPOL_NEED_DENY, h.Deny, true},
+			{bpf.PolicyPolNeedPOL_NEED_KILL, h.Kill, true},
+			{bpf.PolicyPolNeedPOL_NEED_SIGNAL, h.Signal, true},
+			{bpf.PolicyPolNeedPOL_NEED_SUPPRESS, h.Suppress, true},
+		} {
+			for w := range rules.W {
+				if c.uses && rules.W[w]&c.set.W[w] != 0 || !c.uses && rules.W[w]&^c.set.W[w] != 0 {
+					n |= c.bit
+					break
+				}
+			}
+		}
+		h.Need[k] = uint16(n)
+	}
 }
 
 // suppresses reports whether the set has a suppress rule that mutes (not in monitor mode).

@@ -845,9 +845,9 @@ func (e *Enforcer) Stats() (Stats, error) {
 	}
 	var s Stats
 	for _, c := range per {
-		for i := range s.Evaluated {
-			s.Evaluated[i] += c.Evaluated[i]
-			s.Matched[i] += c.Matched[i]
+		for i, h := range c.Hook {
+			s.Evaluated[i] += h.Evaluated
+			s.Matched[i] += h.Matched
 		}
 		s.RateLimited += c.RateLimited
 		s.Truncated += c.Truncated

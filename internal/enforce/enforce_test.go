@@ -697,6 +697,39 @@ func TestApplyRefusesAndChangesNothing(t *testing.T) {
 	}
 }
 
+// TestCompileNeed checks the header's per-hook summary of the sets its rules use
+// (struct pol_hdr's need): a program skips a set whose bit is clear, so a missing bit would
+// make a selector or an action silently not apply.
+func TestCompileNeed(t *testing.T) {
+	plain := rule(1, "plain", policy.EventExec, policy.ActionAudit)
+	parent := rule(2, "parent", policy.EventExec, policy.ActionKill)
+	parent.ParentBinary.Exact = []string{"/usr/bin/bash"}
+	args := rule(3, "args", policy.EventExec, policy.ActionSuppress)
+	args.ArgsContain = []string{"--quiet"}
+	args.UIDs = []uint32{0}
+	conn := rule(4, "conn", policy.EventConnect, policy.ActionDeny)
+	conn.EUIDs = []uint32{1000}
+	conn.Capabilities = []string{"CAP_NET_RAW"}
+	conn.Workload.Host = true
+	sig := rule(5, "sig", policy.EventExec, policy.ActionSignal)
+	sig.Signal = 10
+	sig.Mode = policy.ModeMonitor // monitor: no signal sent, the signal set is not used
+	hooks := map[Hook]bool{HookExecTP: true, HookConnectCG: true}
+
+	st, err := compile(&policy.Set{Rules: []policy.Rule{plain}}, hooks)
+	require.NoError(t, err)
+	assert.Equal(t, [16]uint16{}, st.hdr.Need, "an audit rule with a binary-free, selector-free match uses no set")
+
+	st, err = compile(&policy.Set{Rules: []policy.Rule{plain, parent, args, conn, sig}}, hooks)
+	require.NoError(t, err)
+	want := [16]uint16{}
+	want[HookExecTP] = uint16(bpf.PolicyPolNeedPOL_NEED_PARENT | bpf.PolicyPolNeedPOL_NEED_KILL |
+		bpf.PolicyPolNeedPOL_NEED_ARGS | bpf.PolicyPolNeedPOL_NEED_SUPPRESS | bpf.PolicyPolNeedPOL_NEED_UID)
+	want[HookConnectCG] = uint16(bpf.PolicyPolNeedPOL_NEED_DENY | bpf.PolicyPolNeedPOL_NEED_EUID |
+		bpf.PolicyPolNeedPOL_NEED_CAP | bpf.PolicyPolNeedPOL_NEED_WORKLOAD)
+	assert.Equal(t, want, st.hdr.Need)
+}
+
 func TestCompileClosure(t *testing.T) {
 	a := rule(1, "a", policy.EventExec, policy.ActionAudit)
 	a.Binary.Prefix = []string{"/usr"}
