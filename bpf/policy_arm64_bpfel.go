@@ -286,8 +286,24 @@ type PolicyPolNeedle struct {
 }
 
 type PolicyPolNet24 struct {
-	_ structs.HostLayout
-	W [4]uint64
+	_     structs.HostLayout
+	W     [4]uint64
+	Flags uint32
+	Pad   uint32
+}
+
+type PolicyPolNet4Flags uint32
+
+const (
+	PolicyPolNet4FlagsPOL_NET4NODE16 PolicyPolNet4Flags = 1
+	PolicyPolNet4FlagsPOL_NET4TRIE   PolicyPolNet4Flags = 2
+)
+
+type PolicyPolNet4v struct {
+	_    structs.HostLayout
+	Bits PolicyPolBits
+	Lens uint32
+	Pad  uint32
 }
 
 type PolicyPolOutcome uint32
@@ -413,6 +429,7 @@ const (
 	PolicyMapOsecPolEuids        = "osec_pol_euids"
 	PolicyMapOsecPolHdr          = "osec_pol_hdr"
 	PolicyMapOsecPolNet4         = "osec_pol_net4"
+	PolicyMapOsecPolNet4x        = "osec_pol_net4x"
 	PolicyMapOsecPolNet6         = "osec_pol_net6"
 	PolicyMapOsecPolParExact     = "osec_pol_par_exact"
 	PolicyMapOsecPolParPrefix    = "osec_pol_par_prefix"
@@ -473,6 +490,8 @@ const (
 	PolicyVarUnusedPolLpm4       = "unused_pol_lpm4"
 	PolicyVarUnusedPolLpm6       = "unused_pol_lpm6"
 	PolicyVarUnusedPolNeed       = "unused_pol_need"
+	PolicyVarUnusedPolNet4Flags  = "unused_pol_net4_flags"
+	PolicyVarUnusedPolNet4v      = "unused_pol_net4v"
 	PolicyVarUnusedPolOutcome    = "unused_pol_outcome"
 	PolicyVarUnusedPolRule       = "unused_pol_rule"
 	PolicyVarUnusedPolRuleFlags  = "unused_pol_rule_flags"
@@ -579,6 +598,7 @@ type PolicyMapSpecs struct {
 	OsecPolEuids      *ebpf.MapSpec `ebpf:"osec_pol_euids"`
 	OsecPolHdr        *ebpf.MapSpec `ebpf:"osec_pol_hdr"`
 	OsecPolNet4       *ebpf.MapSpec `ebpf:"osec_pol_net4"`
+	OsecPolNet4x      *ebpf.MapSpec `ebpf:"osec_pol_net4x"`
 	OsecPolNet6       *ebpf.MapSpec `ebpf:"osec_pol_net6"`
 	OsecPolParExact   *ebpf.MapSpec `ebpf:"osec_pol_par_exact"`
 	OsecPolParPrefix  *ebpf.MapSpec `ebpf:"osec_pol_par_prefix"`
@@ -619,6 +639,8 @@ type PolicyVariableSpecs struct {
 	UnusedPolLpm4       *ebpf.VariableSpec `ebpf:"unused_pol_lpm4"`
 	UnusedPolLpm6       *ebpf.VariableSpec `ebpf:"unused_pol_lpm6"`
 	UnusedPolNeed       *ebpf.VariableSpec `ebpf:"unused_pol_need"`
+	UnusedPolNet4Flags  *ebpf.VariableSpec `ebpf:"unused_pol_net4_flags"`
+	UnusedPolNet4v      *ebpf.VariableSpec `ebpf:"unused_pol_net4v"`
 	UnusedPolOutcome    *ebpf.VariableSpec `ebpf:"unused_pol_outcome"`
 	UnusedPolRule       *ebpf.VariableSpec `ebpf:"unused_pol_rule"`
 	UnusedPolRuleFlags  *ebpf.VariableSpec `ebpf:"unused_pol_rule_flags"`
@@ -671,6 +693,7 @@ type PolicyMaps struct {
 	OsecPolEuids      *ebpf.Map `ebpf:"osec_pol_euids"`
 	OsecPolHdr        *ebpf.Map `ebpf:"osec_pol_hdr"`
 	OsecPolNet4       *ebpf.Map `ebpf:"osec_pol_net4"`
+	OsecPolNet4x      *ebpf.Map `ebpf:"osec_pol_net4x"`
 	OsecPolNet6       *ebpf.Map `ebpf:"osec_pol_net6"`
 	OsecPolParExact   *ebpf.Map `ebpf:"osec_pol_par_exact"`
 	OsecPolParPrefix  *ebpf.Map `ebpf:"osec_pol_par_prefix"`
@@ -717,6 +740,7 @@ func (m *PolicyMaps) Close() error {
 		m.OsecPolEuids,
 		m.OsecPolHdr,
 		m.OsecPolNet4,
+		m.OsecPolNet4x,
 		m.OsecPolNet6,
 		m.OsecPolParExact,
 		m.OsecPolParPrefix,
@@ -758,6 +782,8 @@ type PolicyVariables struct {
 	UnusedPolLpm4       *ebpf.Variable `ebpf:"unused_pol_lpm4"`
 	UnusedPolLpm6       *ebpf.Variable `ebpf:"unused_pol_lpm6"`
 	UnusedPolNeed       *ebpf.Variable `ebpf:"unused_pol_need"`
+	UnusedPolNet4Flags  *ebpf.Variable `ebpf:"unused_pol_net4_flags"`
+	UnusedPolNet4v      *ebpf.Variable `ebpf:"unused_pol_net4v"`
 	UnusedPolOutcome    *ebpf.Variable `ebpf:"unused_pol_outcome"`
 	UnusedPolRule       *ebpf.Variable `ebpf:"unused_pol_rule"`
 	UnusedPolRuleFlags  *ebpf.Variable `ebpf:"unused_pol_rule_flags"`

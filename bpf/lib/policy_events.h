@@ -189,6 +189,24 @@ struct pol_lpm6 {
 	__u8 addr[16];
 };
 
+/* The IPv4 CIDR lookup without the trie (osec_pol_net4, osec_pol_net4x in policy.bpf.c). */
+enum pol_net4_flags {
+	POL_NET4_NODE16 = 1 << 0, /* a CIDR of /16 or shorter covers this /16: key {16, /16} */
+	POL_NET4_TRIE = 1 << 1,   /* search the trie for the addresses of the /24s whose bit is set */
+};
+
+struct pol_net24 {
+	__u64 w[4];
+	__u32 flags; /* enum pol_net4_flags */
+	__u32 pad;
+};
+
+struct pol_net4v {
+	struct pol_bits bits;
+	__u32 lens; /* of a {24, /24} key: bit L - 25 set when a CIDR of length L (25..32) lies in it */
+	__u32 pad;
+};
+
 /* Value of the binary maps: the rules whose binary selector matches, and the rules whose
  * except-binary selector matches (they do not apply). */
 struct pol_binval {

@@ -1,6 +1,7 @@
 package enforce
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -173,8 +174,9 @@ type state struct {
 	euids       map[uint32]bits
 	touids      map[uint32]bits // privilege changes: the new uid
 	ports       map[uint16]bits
-	net4        map[uint16][4]uint64 // osec_pol_net4: the IPv4 /16s CIDRs touch, their /24 bitmaps
-	net6        [net6Words]uint64    // osec_pol_net6: a bit per IPv6 /16 CIDRs touch
+	net4        map[uint16]net24                         // osec_pol_net4: the IPv4 /16s CIDRs touch (their /24 bitmaps, flags)
+	net4x       map[bpf.PolicyPolLpm4]bpf.PolicyPolNet4v // osec_pol_net4x: the IPv4 CIDR hash
+	net6        [net6Words]uint64                        // osec_pol_net6: a bit per IPv6 /16 CIDRs touch
 	workloads   []ruleWorkload
 	states      []RuleState
 }
@@ -311,32 +313,115 @@ func (s *state) suppresses() bool {
 // an address's first 16 bits.
 const net6Words = 1 << 16 / 64
 
-// fillNetFilter fills the filter in front of the CIDR tries (policy.bpf.c, net4_maybe and
-// net6_maybe) from the closed CIDRs: for IPv4, per /16, a bitmap of the /24s the CIDRs cover or
-// lie in; for IPv6, a bit per /16 they cover or lie in. An address whose bit is clear matches
-// no CIDR: the kernel then skips the trie.
-func (s *state) fillNetFilter() {
-	s.net4 = map[uint16][4]uint64{}
-	all := [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+type net24 = bpf.PolicyPolNet24
+
+// net4Budget is the most entries of a set's IPv4 CIDR hash (osec_pol_net4x, ~100 bytes each in
+// the kernel); the /16s whose entries do not fit are searched in the trie (POL_NET4_TRIE), those
+// with the most entries first.
+var net4Budget = 65536 // a variable for the tests
+
+// fillNet4 builds the IPv4 lookup that replaces the trie (osec_pol_net4 and osec_pol_net4x: see
+// policy.bpf.c): per /16 the bitmap of the /24s that a CIDR of /17 to /32 covers or lies in and
+// whether a CIDR of /16 or shorter covers it; per such /16 and /24 the rules of the longest CIDR
+// covering it, with the lengths /25 to /32 a /24 holds; and every CIDR of /25 to /32 with its
+// rules. s.cidr4 is closed (each CIDR carries the rules of the CIDRs that cover it).
+func (s *state) fillNet4() {
+	s.net4 = map[uint16]net24{}
+	s.net4x = map[bpf.PolicyPolLpm4]bpf.PolicyPolNet4v{}
+	// longest returns the rules of the longest CIDR of at most max bits that covers a/max.
+	longest := func(a [4]byte, max int) bits {
+		for l := max; l >= 0; l-- {
+			if v, ok := s.cidr4[netip.PrefixFrom(netip.AddrFrom4(a), l).Masked()]; ok {
+				return v
+			}
+		}
+		return bits{}
+	}
+	key := func(a [4]byte, l int) bpf.PolicyPolLpm4 {
+		return bpf.PolicyPolLpm4{Prefixlen: uint32(l), Addr: netip.PrefixFrom(netip.AddrFrom4(a), l).Masked().Addr().As4()}
+	}
+	node16 := map[uint16]bool{}
+	lens := map[uint32]uint32{} // /24 (a[0]<<16 | a[1]<<8 | a[2]) -> lengths 25..32 it holds
+	cost := map[uint16]int{}    // hash entries per /16
 	for p := range s.cidr4 {
 		a := p.Addr().As4()
-		first := int(a[0])<<8 | int(a[1]) // p is masked: for a CIDR shorter than /16, its first /16
-		if p.Bits() <= 16 {
-			for h := first; h < first+1<<(16-p.Bits()); h++ {
-				s.net4[uint16(h)] = all
+		hi := int(a[0])<<8 | int(a[1]) // p is masked: for a CIDR shorter than /16, its first /16
+		switch l := p.Bits(); {
+		case l <= 16:
+			for h := hi; h < hi+1<<(16-l); h++ {
+				node16[uint16(h)] = true
 			}
-			continue
+		case l <= 24:
+			for c := int(a[2]); c < int(a[2])+1<<(24-l); c++ {
+				k := uint32(hi)<<8 | uint32(c)
+				lens[k] |= 0
+			}
+		default:
+			lens[uint32(hi)<<8|uint32(a[2])] |= 1 << (l - 25)
+			cost[uint16(hi)]++ // the CIDR's own entry
 		}
-		n := 1
-		if p.Bits() < 24 {
-			n = 1 << (24 - p.Bits())
-		}
-		bm := s.net4[uint16(first)]
-		for c := int(a[2]); c < int(a[2])+n; c++ {
-			bm[c/64] |= 1 << (c % 64)
-		}
-		s.net4[uint16(first)] = bm
 	}
+	for k := range lens {
+		cost[uint16(k>>8)]++
+	}
+	for h := range node16 {
+		cost[h]++
+	}
+	// Over the budget: the /16s with the most entries go to the trie.
+	trie := map[uint16]bool{}
+	total := 0
+	for _, n := range cost {
+		total += n
+	}
+	if total > net4Budget {
+		his := slices.Collect(maps.Keys(cost))
+		slices.SortFunc(his, func(x, y uint16) int { return cmp.Or(cost[y]-cost[x], cmp.Compare(x, y)) })
+		for _, h := range his {
+			if total <= net4Budget {
+				break
+			}
+			trie[h] = true
+			total -= cost[h]
+		}
+	}
+	all := [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+	for h := range node16 {
+		v := s.net4[h]
+		if trie[h] {
+			v.W, v.Flags = all, uint32(bpf.PolicyPolNet4FlagsPOL_NET4TRIE)
+		} else {
+			v.Flags |= uint32(bpf.PolicyPolNet4FlagsPOL_NET4NODE16)
+			a := [4]byte{byte(h >> 8), byte(h)}
+			s.net4x[key(a, 16)] = bpf.PolicyPolNet4v{Bits: longest(a, 16)}
+		}
+		s.net4[h] = v
+	}
+	for k, ls := range lens {
+		h, c := uint16(k>>8), byte(k)
+		v := s.net4[h]
+		v.W[c/64] |= 1 << (c % 64)
+		if trie[h] {
+			v.Flags = uint32(bpf.PolicyPolNet4FlagsPOL_NET4TRIE)
+		} else {
+			a := [4]byte{byte(h >> 8), byte(h), c}
+			s.net4x[key(a, 24)] = bpf.PolicyPolNet4v{Bits: longest(a, 24), Lens: ls}
+		}
+		s.net4[h] = v
+	}
+	for p, v := range s.cidr4 {
+		a := p.Addr().As4()
+		if p.Bits() > 24 && !trie[uint16(a[0])<<8|uint16(a[1])] {
+			s.net4x[key(a, p.Bits())] = bpf.PolicyPolNet4v{Bits: v}
+		}
+	}
+}
+
+// fillNetFilter fills what the kernel reads before (IPv6) or instead of (IPv4) the CIDR tries
+// from the closed CIDRs: for IPv4, see fillNet4; for IPv6, a bit per /16 the CIDRs cover or lie
+// in (policy.bpf.c, net6_maybe): an address whose bit is clear matches no CIDR, the kernel then
+// skips the trie.
+func (s *state) fillNetFilter() {
+	s.fillNet4()
 	s.net6 = [net6Words]uint64{}
 	for p := range s.cidr6 {
 		a := p.Addr().As16()

@@ -82,7 +82,7 @@ var outerMaps = []string{
 	"osec_pol_bin_exact", "osec_pol_bin_prefix", "osec_pol_bin_suffix", "osec_pol_path_exact", "osec_pol_path_prefix",
 	"osec_pol_cidr4", "osec_pol_cidr6", "osec_pol_cgroups", "osec_pol_uids", "osec_pol_euids",
 	"osec_pol_par_exact", "osec_pol_par_prefix", "osec_pol_par_suffix",
-	"osec_pol_touids",
+	"osec_pol_touids", "osec_pol_net4x",
 }
 
 // hook programs.
@@ -660,6 +660,14 @@ func (e *Enforcer) buildInner(st *state, cg map[uint64]bpf.PolicyPolCgroup) (_ m
 		{"osec_pol_path_prefix", len(st.pathPrefix), paths(st.pathPrefix)},
 		{"osec_pol_cidr4", len(st.cidr4), cidrs(st.cidr4, true)},
 		{"osec_pol_cidr6", len(st.cidr6), cidrs(st.cidr6, false)},
+		{"osec_pol_net4x", len(st.net4x), func(mp *ebpf.Map) error {
+			keys := slices.Collect(maps.Keys(st.net4x))
+			vals := make([]bpf.PolicyPolNet4v, len(keys))
+			for i, k := range keys {
+				vals[i] = st.net4x[k]
+			}
+			return putAll(mp, keys, vals)
+		}},
 		{"osec_pol_uids", len(st.uids), ids(st.uids)},
 		{"osec_pol_euids", len(st.euids), ids(st.euids)},
 		{"osec_pol_touids", len(st.touids), ids(st.touids)},

@@ -439,9 +439,9 @@ func TestConnectDeny(t *testing.T) {
 		require.NoError(t, connect(denied), "gen %d: the filter skips the trie", c.gen)
 		net4 := e.enf.coll.Maps["osec_pol_net4"]
 		k := slot*65536 + 127<<8 // the /16 127.0
-		var bm [4]uint64
+		var bm net24
 		require.NoError(t, net4.Lookup(k, &bm))
-		bm[0] |= 1 // 127.0.0
+		bm.W[0] |= 1 // 127.0.0: no entry in osec_pol_net4x, so the trie is searched
 		require.NoError(t, net4.Put(k, bm))
 		require.ErrorIs(t, connect(denied), unix.EPERM, "gen %d: the trie, searched, denies", c.gen)
 	}
@@ -469,6 +469,81 @@ func TestConnectDeny(t *testing.T) {
 	// An empty set enforces nothing.
 	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 6}))
 	require.NoError(t, connect(allowed))
+}
+
+// TestConnectCIDRLookup checks the IPv4 CIDR lookup that replaces the trie (osec_pol_net4,
+// osec_pol_net4x): covering /16s, /24s, the lengths /25 to /32 inside a /24, the rules of a
+// CIDR that covers a longer one, and the /16s over the hash's budget that the trie answers.
+// An allowed connect to a loopback address nobody listens on is refused; a denied one is EPERM.
+func TestConnectCIDRLookup(t *testing.T) {
+	e := newEnv(t)
+	loopbackUp(t)
+	if _, ok := networkHook(e); !ok {
+		t.Skip("this kernel has neither BPF LSM nor cgroup sock_addr hooks")
+	}
+	const p, q = 40001, 40002
+	a := rule(1, "a", policy.EventConnect, policy.ActionDeny)
+	a.Ports = []policy.PortRange{{First: p, Last: p}}
+	for _, c := range []string{"127.16.0.0/12", "127.0.5.0/24", "127.0.6.128/25", "127.0.7.9/32", "127.0.8.0/21", "127.0.10.0/30"} {
+		a.CIDRs = append(a.CIDRs, netip.MustParsePrefix(c))
+	}
+	b := rule(2, "b", policy.EventConnect, policy.ActionDeny)
+	b.Ports = []policy.PortRange{{First: q, Last: q}}
+	b.CIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.12.7/32")} // inside a's /21
+	cases := []struct {
+		addr string
+		port uint16
+		deny bool
+	}{
+		{"127.20.1.1", p, true},   // a /16 that a /12 covers
+		{"127.32.0.1", p, false},  // beside it
+		{"127.0.5.77", p, true},   // a /24
+		{"127.0.6.200", p, true},  // a /25 in a /24 that no shorter CIDR covers
+		{"127.0.6.100", p, false}, // the other half
+		{"127.0.7.9", p, true},    // a /32
+		{"127.0.7.10", p, false},
+		{"127.0.10.3", p, true}, // a /30 inside the /21
+		{"127.0.10.4", p, true}, // the /21 around it
+		{"127.0.12.3", p, true},
+		{"127.0.12.7", p, true},  // b's /32 carries a's rules (its /21 covers it)
+		{"127.0.12.7", q, true},  // and b's
+		{"127.0.12.8", q, false}, // b is that /32 only
+		{"127.0.16.1", p, false},
+		{"127.0.0.2", p, false},
+	}
+	check := func(gen uint64) {
+		t.Helper()
+		for _, c := range cases {
+			err := connect(netip.AddrPortFrom(netip.MustParseAddr(c.addr), c.port))
+			if c.deny {
+				assert.ErrorIs(t, err, unix.EPERM, "gen %d: %s:%d", gen, c.addr, c.port)
+			} else {
+				assert.ErrorIs(t, err, unix.ECONNREFUSED, "gen %d: %s:%d", gen, c.addr, c.port)
+			}
+		}
+	}
+	set := &policy.Set{Generation: 71, Rules: []policy.Rule{a, b}}
+	require.NoError(t, e.enf.Apply(set))
+	e.enf.mu.Lock()
+	st := e.enf.cur[e.enf.active]
+	e.enf.mu.Unlock()
+	require.NotEmpty(t, st.net4x)
+	for _, v := range st.net4 {
+		require.Zero(t, v.Flags&uint32(bpf.PolicyPolNet4FlagsPOL_NET4TRIE), "within the budget: no /16 is left to the trie")
+	}
+	check(71)
+
+	// Over the hash's budget, the /16s with the most entries are left to the trie: the same
+	// answers.
+	defer func(n int) { net4Budget = n }(net4Budget)
+	net4Budget = 8
+	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 72, Rules: []policy.Rule{a, b}}))
+	e.enf.mu.Lock()
+	st = e.enf.cur[e.enf.active]
+	e.enf.mu.Unlock()
+	require.LessOrEqual(t, len(st.net4x), 8)
+	assert.Equal(t, uint32(bpf.PolicyPolNet4FlagsPOL_NET4TRIE), st.net4[127<<8].Flags, "127.0, the /16 with the most entries")
+	check(72)
 }
 
 func TestRateLimit(t *testing.T) {
@@ -756,14 +831,18 @@ func TestCompileClosure(t *testing.T) {
 		netip.MustParsePrefix("10.1.0.0/16"): bitsOf(3, 4),
 	}, st.cidr4)
 	assert.Equal(t, map[netip.Prefix]bits{netip.MustParsePrefix("fd00::/8"): bitsOf(3)}, st.cidr6)
-	// The filter in front of the tries: every /24 of the IPv4 /16s the CIDRs touch (10.0.0.0/8:
-	// 10.0 to 10.255) and the IPv6 /16s (fd00::/8: fd00 to fdff), nothing else.
-	all := [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
-	want4 := map[uint16][4]uint64{}
+	// IPv4 without the trie: the /16s that 10.0.0.0/8 covers (10.0 to 10.255) each have a
+	// {16, /16} entry with the rules of the longest CIDR covering them (10.1: 10.1.0.0/16), no
+	// /24 bit. IPv6: the /16s fd00::/8 covers (fd00 to fdff), nothing else.
+	want4 := map[uint16]net24{}
+	wantx := map[bpf.PolicyPolLpm4]bpf.PolicyPolNet4v{}
 	for h := uint16(0x0a00); h <= 0x0aff; h++ {
-		want4[h] = all
+		want4[h] = net24{Flags: uint32(bpf.PolicyPolNet4FlagsPOL_NET4NODE16)}
+		wantx[bpf.PolicyPolLpm4{Prefixlen: 16, Addr: [4]byte{10, byte(h)}}] = bpf.PolicyPolNet4v{Bits: bitsOf(3)}
 	}
+	wantx[bpf.PolicyPolLpm4{Prefixlen: 16, Addr: [4]byte{10, 1}}] = bpf.PolicyPolNet4v{Bits: bitsOf(3, 4)}
 	assert.Equal(t, want4, st.net4)
+	assert.Equal(t, wantx, st.net4x)
 	ones := func(words [net6Words]uint64) []int {
 		var hs []int
 		for h := range 1 << 16 {
@@ -789,10 +868,30 @@ func TestCompileClosure(t *testing.T) {
 	}
 	nst, err := compile(&policy.Set{Rules: []policy.Rule{n}}, map[Hook]bool{HookConnectCG: true})
 	require.NoError(t, err)
-	assert.Equal(t, map[uint16][4]uint64{
-		0xc0a8: {1<<1 | 1<<2 | 0xf<<4, 0, 0, 1 << (200 - 192)}, // 192.168.1, .2, .4 to .7, .200
-		0x0a02: {^uint64(0), ^uint64(0), 0, 0},                 // 10.2.0 to 10.2.127
+	assert.Equal(t, map[uint16]net24{
+		0xc0a8: {W: [4]uint64{1<<1 | 1<<2 | 0xf<<4, 0, 0, 1 << (200 - 192)}}, // 192.168.1, .2, .4 to .7, .200
+		0x0a02: {W: [4]uint64{^uint64(0), ^uint64(0), 0, 0}},                 // 10.2.0 to 10.2.127
 	}, nst.net4)
+	// Their entries: each /24 with the rules of the CIDR of /24 or shorter covering it (none for
+	// 192.168.2 and .200) and the lengths /25 to /32 it holds, and each CIDR of /25 to /32.
+	k := func(l uint32, a ...byte) bpf.PolicyPolLpm4 { return bpf.PolicyPolLpm4{Prefixlen: l, Addr: [4]byte(a)} }
+	one := bitsOf(1)
+	wantx = map[bpf.PolicyPolLpm4]bpf.PolicyPolNet4v{
+		k(24, 192, 168, 1, 0):   {Bits: one},
+		k(24, 192, 168, 2, 0):   {Lens: 1 << (25 - 25)},
+		k(25, 192, 168, 2, 128): {Bits: one},
+		k(24, 192, 168, 4, 0):   {Bits: one, Lens: 1 << (32 - 25)},
+		k(32, 192, 168, 4, 9):   {Bits: one},
+		k(24, 192, 168, 5, 0):   {Bits: one},
+		k(24, 192, 168, 6, 0):   {Bits: one},
+		k(24, 192, 168, 7, 0):   {Bits: one},
+		k(24, 192, 168, 200, 0): {Lens: 1 << (32 - 25)},
+		k(32, 192, 168, 200, 7): {Bits: one},
+	}
+	for c := range byte(128) {
+		wantx[k(24, 10, 2, c, 0)] = bpf.PolicyPolNet4v{Bits: one}
+	}
+	assert.Equal(t, wantx, nst.net4x)
 	assert.Equal(t, []int{0x2001, 0x2002, 0x2003}, ones(nst.net6))
 	assert.Equal(t, bitsOf(1, 2, 5), st.hdr.Hook[HookExecTP])
 	assert.Equal(t, bitsOf(3, 4), st.hdr.Hook[HookConnectCG])
