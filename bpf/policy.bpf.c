@@ -133,7 +133,7 @@ const struct pol_lpm6 *unused_pol_lpm6 __attribute__((unused));
 const struct pol_cgroup *unused_pol_cgroup __attribute__((unused));
 const struct pol_bits *unused_pol_bits __attribute__((unused));
 const enum pol_net4_flags *unused_pol_net4_flags __attribute__((unused));
-const struct pol_net4v *unused_pol_net4v __attribute__((unused));
+const struct pol_net24v *unused_pol_net24v __attribute__((unused));
 const struct pol_rule *unused_pol_rule __attribute__((unused));
 const struct pol_active *unused_pol_active __attribute__((unused));
 const struct pol_binval *unused_pol_binval __attribute__((unused));
@@ -180,20 +180,21 @@ struct {
 } osec_pol_ports SEC(".maps");
 
 /* IPv4 CIDRs are looked up without the trie, whose lookup walks one node per branching prefix
- * on the way (with 10,000 CIDRs near the address, ~10 nodes): a fixed number of reads, the
- * same for one CIDR or 16,384, wherever they are.
+ * on the way (with 10,000 CIDRs near the address, ~10 nodes): at most three reads, the same
+ * for one CIDR or 16,384, wherever they are.
  *
- * osec_pol_net4[gen * 65536 + hi], hi an IPv4 address's first 16 bits: w, one bit per /24 of
- * that /16 (by the third byte) that a CIDR of /17 to /32 covers or lies in; flags
- * (enum pol_net4_flags). 5 MiB: 40 bytes per /16 and set.
- * osec_pol_net4x[gen] (struct pol_net4v by struct pol_lpm4 key, an exact hash): for every /16
- * with POL_NET4_NODE16 the key {16, /16}; for every /24 with its bit set the key {24, /24};
- * and every CIDR of /25 to /32 under its own key. Each value's rules are those of the longest
- * CIDR that covers the key (the compiler closes them over shorter CIDRs), so an address takes
- * the value of the longest of {exact /32 ... /25 (the lengths its /24 holds), its /24, its
- * /16} that is present: one array read for an address whose /16 no CIDR touches, two for one
- * whose /24 holds no CIDR longer than /24, and one more per length /25 to /32 its /24 holds
- * (at most 8). A /16 whose entries would not fit (POL_NET4_TRIE) is searched in the trie.
+ * osec_pol_net4[gen * 65536 + hi], hi an IPv4 address's first 16 bits (struct pol_net24): a bit
+ * per /24 of that /16 (by the third byte) that a CIDR of /17 to /32 covers or lies in, and the
+ * rules of the longest CIDR of /16 or shorter covering the /16. 5 MiB: 40 bytes per /16 and set.
+ * osec_pol_net24x[gen] (struct pol_net24v by the /24, a[0] << 16 | a[1] << 8 | a[2]): every /24
+ * whose bit is set, with the rules of the longest CIDR covering each of its addresses.
+ * osec_pol_net4val[gen * 256 + i]: the rules, by index: the distinct sets of rules of a policy
+ * set's CIDRs (the compiler closes each CIDR's rules over the shorter CIDRs covering it), at
+ * most 255, a few lines the lookups keep in the cache.
+ * An address whose /16 no CIDR touches costs one array read; one in a /16 a CIDR covers, whose
+ * /24 no longer CIDR touches, two; one in a /24 a CIDR of /17 to /32 touches, an exact-match
+ * hash read between the two. The /16s whose /24s do not fit the hash's budget, and all of a
+ * set whose CIDRs carry more than 255 sets of rules, are searched in the trie (POL_NET4_TRIE).
  *
  * osec_pol_net6[gen * POL_NET6_WORDS + hi / 64], hi an IPv6 address's first 16 bits: bit hi % 64
  * is set when some CIDR covers or lies in that /16 (the next bits say little more for IPv6:
@@ -204,6 +205,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct pol_net24);
 } osec_pol_net4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * 256);
+	__type(key, __u32);
+	__type(value, struct pol_bits);
+} osec_pol_net4val SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -285,7 +293,7 @@ POL_INNER(pol_bin_lpm, BPF_MAP_TYPE_LPM_TRIE, struct file_key, struct pol_binval
 POL_INNER(pol_bin_hash, BPF_MAP_TYPE_HASH, struct file_key, struct pol_binval, 0);
 POL_INNER(pol_lpm4_trie, BPF_MAP_TYPE_LPM_TRIE, struct pol_lpm4, struct pol_bits, BPF_F_NO_PREALLOC);
 POL_INNER(pol_lpm6_trie, BPF_MAP_TYPE_LPM_TRIE, struct pol_lpm6, struct pol_bits, BPF_F_NO_PREALLOC);
-POL_INNER(pol_net4_hash, BPF_MAP_TYPE_HASH, struct pol_lpm4, struct pol_net4v, 0);
+POL_INNER(pol_net24_hash, BPF_MAP_TYPE_HASH, __u32, struct pol_net24v, 0);
 POL_INNER(pol_cg_hash, BPF_MAP_TYPE_HASH, __u64, struct pol_cgroup, 0);
 POL_INNER(pol_id_hash, BPF_MAP_TYPE_HASH, __u32, struct pol_bits, 0);
 
@@ -307,7 +315,7 @@ POL_OUTER(osec_pol_path_exact, pol_path_hash);
 POL_OUTER(osec_pol_path_prefix, pol_path_lpm);
 POL_OUTER(osec_pol_cidr4, pol_lpm4_trie);
 POL_OUTER(osec_pol_cidr6, pol_lpm6_trie);
-POL_OUTER(osec_pol_net4x, pol_net4_hash); /* the IPv4 CIDRs by /16, /24 and exact prefix (below) */
+POL_OUTER(osec_pol_net24x, pol_net24_hash); /* IPv4 CIDRs: per /24 (below) */
 POL_OUTER(osec_pol_cgroups, pol_cg_hash);
 POL_OUTER(osec_pol_uids, pol_id_hash);
 POL_OUTER(osec_pol_euids, pol_id_hash);
@@ -1025,14 +1033,13 @@ static __always_inline bool is_v4mapped(const __u8 *a)
 
 /* net4_lookup returns the rules of the CIDRs of set gen that cover the IPv4 address a (network
  * byte order; see osec_pol_net4), or NULL: then *trie says whether the trie must be searched
- * (a /16 over the hash's budget, or an entry the compiler did not write) or no CIDR covers a. */
+ * (a /16 left to it, or an entry the compiler did not write) or no CIDR covers a. */
 static __always_inline struct pol_bits *net4_lookup(__u32 gen, const __u8 *a, bool *trie)
 {
 	__u32 idx = gen * 65536 + ((__u32)a[0] << 8 | a[1]);
 	struct pol_net24 *s = bpf_map_lookup_elem(&osec_pol_net4, &idx);
-	struct pol_lpm4 k = {};
-	struct pol_net4v *n, *x;
-	__u32 addr, lens;
+	struct pol_net24v *n;
+	__u32 val, k24;
 	void *in;
 
 	*trie = true;
@@ -1041,40 +1048,22 @@ static __always_inline struct pol_bits *net4_lookup(__u32 gen, const __u8 *a, bo
 	if ((s->w[a[2] / 64] >> (a[2] % 64)) & 1) {
 		if (s->flags & POL_NET4_TRIE)
 			return NULL;
-		k.prefixlen = 24;
-		k.addr[2] = a[2];
-	} else if (s->flags & POL_NET4_NODE16) {
-		k.prefixlen = 16;
+		in = bpf_map_lookup_elem(&osec_pol_net24x, &gen);
+		if (!in)
+			return NULL;
+		k24 = (__u32)a[0] << 16 | (__u32)a[1] << 8 | a[2];
+		n = bpf_map_lookup_elem(in, &k24);
+		if (!n)
+			return NULL;
+		val = n->val[a[3]];
 	} else {
-		*trie = false;
-		return NULL;
+		val = s->val;
 	}
-	k.addr[0] = a[0];
-	k.addr[1] = a[1];
-	in = bpf_map_lookup_elem(&osec_pol_net4x, &gen);
-	if (!in)
-		return NULL;
-	n = bpf_map_lookup_elem(in, &k);
-	if (!n)
-		return NULL;
 	*trie = false;
-	lens = k.prefixlen == 24 ? n->lens : 0;
-	if (lens) {
-		__builtin_memcpy(&addr, a, 4);
-		for (int l = 32; l >= 25; l--) {
-			__u32 masked;
-
-			if (!((lens >> (l - 25)) & 1))
-				continue;
-			masked = addr & bpf_htonl(~0U << (32 - l));
-			k.prefixlen = l;
-			__builtin_memcpy(k.addr, &masked, 4);
-			x = bpf_map_lookup_elem(in, &k);
-			if (x)
-				return &x->bits;
-		}
-	}
-	return &n->bits;
+	if (!val)
+		return NULL;
+	idx = gen * 256 + (val & 255);
+	return bpf_map_lookup_elem(&osec_pol_net4val, &idx);
 }
 
 static __always_inline bool net6_maybe(__u32 gen, const __u8 *a)

@@ -289,22 +289,19 @@ type PolicyPolNet24 struct {
 	_     structs.HostLayout
 	W     [4]uint64
 	Flags uint32
-	Pad   uint32
+	Val   uint32
+}
+
+type PolicyPolNet24v struct {
+	_   structs.HostLayout
+	Val [256]uint8
 }
 
 type PolicyPolNet4Flags uint32
 
 const (
-	PolicyPolNet4FlagsPOL_NET4NODE16 PolicyPolNet4Flags = 1
-	PolicyPolNet4FlagsPOL_NET4TRIE   PolicyPolNet4Flags = 2
+	PolicyPolNet4FlagsPOL_NET4TRIE PolicyPolNet4Flags = 1
 )
-
-type PolicyPolNet4v struct {
-	_    structs.HostLayout
-	Bits PolicyPolBits
-	Lens uint32
-	Pad  uint32
-}
 
 type PolicyPolOutcome uint32
 
@@ -428,8 +425,9 @@ const (
 	PolicyMapOsecPolCidr6        = "osec_pol_cidr6"
 	PolicyMapOsecPolEuids        = "osec_pol_euids"
 	PolicyMapOsecPolHdr          = "osec_pol_hdr"
+	PolicyMapOsecPolNet24x       = "osec_pol_net24x"
 	PolicyMapOsecPolNet4         = "osec_pol_net4"
-	PolicyMapOsecPolNet4x        = "osec_pol_net4x"
+	PolicyMapOsecPolNet4val      = "osec_pol_net4val"
 	PolicyMapOsecPolNet6         = "osec_pol_net6"
 	PolicyMapOsecPolParExact     = "osec_pol_par_exact"
 	PolicyMapOsecPolParPrefix    = "osec_pol_par_prefix"
@@ -490,8 +488,8 @@ const (
 	PolicyVarUnusedPolLpm4       = "unused_pol_lpm4"
 	PolicyVarUnusedPolLpm6       = "unused_pol_lpm6"
 	PolicyVarUnusedPolNeed       = "unused_pol_need"
+	PolicyVarUnusedPolNet24v     = "unused_pol_net24v"
 	PolicyVarUnusedPolNet4Flags  = "unused_pol_net4_flags"
-	PolicyVarUnusedPolNet4v      = "unused_pol_net4v"
 	PolicyVarUnusedPolOutcome    = "unused_pol_outcome"
 	PolicyVarUnusedPolRule       = "unused_pol_rule"
 	PolicyVarUnusedPolRuleFlags  = "unused_pol_rule_flags"
@@ -597,8 +595,9 @@ type PolicyMapSpecs struct {
 	OsecPolCidr6      *ebpf.MapSpec `ebpf:"osec_pol_cidr6"`
 	OsecPolEuids      *ebpf.MapSpec `ebpf:"osec_pol_euids"`
 	OsecPolHdr        *ebpf.MapSpec `ebpf:"osec_pol_hdr"`
+	OsecPolNet24x     *ebpf.MapSpec `ebpf:"osec_pol_net24x"`
 	OsecPolNet4       *ebpf.MapSpec `ebpf:"osec_pol_net4"`
-	OsecPolNet4x      *ebpf.MapSpec `ebpf:"osec_pol_net4x"`
+	OsecPolNet4val    *ebpf.MapSpec `ebpf:"osec_pol_net4val"`
 	OsecPolNet6       *ebpf.MapSpec `ebpf:"osec_pol_net6"`
 	OsecPolParExact   *ebpf.MapSpec `ebpf:"osec_pol_par_exact"`
 	OsecPolParPrefix  *ebpf.MapSpec `ebpf:"osec_pol_par_prefix"`
@@ -639,8 +638,8 @@ type PolicyVariableSpecs struct {
 	UnusedPolLpm4       *ebpf.VariableSpec `ebpf:"unused_pol_lpm4"`
 	UnusedPolLpm6       *ebpf.VariableSpec `ebpf:"unused_pol_lpm6"`
 	UnusedPolNeed       *ebpf.VariableSpec `ebpf:"unused_pol_need"`
+	UnusedPolNet24v     *ebpf.VariableSpec `ebpf:"unused_pol_net24v"`
 	UnusedPolNet4Flags  *ebpf.VariableSpec `ebpf:"unused_pol_net4_flags"`
-	UnusedPolNet4v      *ebpf.VariableSpec `ebpf:"unused_pol_net4v"`
 	UnusedPolOutcome    *ebpf.VariableSpec `ebpf:"unused_pol_outcome"`
 	UnusedPolRule       *ebpf.VariableSpec `ebpf:"unused_pol_rule"`
 	UnusedPolRuleFlags  *ebpf.VariableSpec `ebpf:"unused_pol_rule_flags"`
@@ -692,8 +691,9 @@ type PolicyMaps struct {
 	OsecPolCidr6      *ebpf.Map `ebpf:"osec_pol_cidr6"`
 	OsecPolEuids      *ebpf.Map `ebpf:"osec_pol_euids"`
 	OsecPolHdr        *ebpf.Map `ebpf:"osec_pol_hdr"`
+	OsecPolNet24x     *ebpf.Map `ebpf:"osec_pol_net24x"`
 	OsecPolNet4       *ebpf.Map `ebpf:"osec_pol_net4"`
-	OsecPolNet4x      *ebpf.Map `ebpf:"osec_pol_net4x"`
+	OsecPolNet4val    *ebpf.Map `ebpf:"osec_pol_net4val"`
 	OsecPolNet6       *ebpf.Map `ebpf:"osec_pol_net6"`
 	OsecPolParExact   *ebpf.Map `ebpf:"osec_pol_par_exact"`
 	OsecPolParPrefix  *ebpf.Map `ebpf:"osec_pol_par_prefix"`
@@ -739,8 +739,9 @@ func (m *PolicyMaps) Close() error {
 		m.OsecPolCidr6,
 		m.OsecPolEuids,
 		m.OsecPolHdr,
+		m.OsecPolNet24x,
 		m.OsecPolNet4,
-		m.OsecPolNet4x,
+		m.OsecPolNet4val,
 		m.OsecPolNet6,
 		m.OsecPolParExact,
 		m.OsecPolParPrefix,
@@ -782,8 +783,8 @@ type PolicyVariables struct {
 	UnusedPolLpm4       *ebpf.Variable `ebpf:"unused_pol_lpm4"`
 	UnusedPolLpm6       *ebpf.Variable `ebpf:"unused_pol_lpm6"`
 	UnusedPolNeed       *ebpf.Variable `ebpf:"unused_pol_need"`
+	UnusedPolNet24v     *ebpf.Variable `ebpf:"unused_pol_net24v"`
 	UnusedPolNet4Flags  *ebpf.Variable `ebpf:"unused_pol_net4_flags"`
-	UnusedPolNet4v      *ebpf.Variable `ebpf:"unused_pol_net4v"`
 	UnusedPolOutcome    *ebpf.Variable `ebpf:"unused_pol_outcome"`
 	UnusedPolRule       *ebpf.Variable `ebpf:"unused_pol_rule"`
 	UnusedPolRuleFlags  *ebpf.Variable `ebpf:"unused_pol_rule_flags"`

@@ -189,22 +189,24 @@ struct pol_lpm6 {
 	__u8 addr[16];
 };
 
-/* The IPv4 CIDR lookup without the trie (osec_pol_net4, osec_pol_net4x in policy.bpf.c). */
+/* The IPv4 CIDR lookup without the trie (osec_pol_net4, osec_pol_net24x, osec_pol_net4val in
+ * policy.bpf.c). */
 enum pol_net4_flags {
-	POL_NET4_NODE16 = 1 << 0, /* a CIDR of /16 or shorter covers this /16: key {16, /16} */
-	POL_NET4_TRIE = 1 << 1,   /* search the trie for the addresses of the /24s whose bit is set */
+	POL_NET4_TRIE = 1 << 0, /* search the trie for the addresses of the /24s whose bit is set */
 };
 
+/* osec_pol_net4 value: a /16. */
 struct pol_net24 {
-	__u64 w[4];
+	__u64 w[4];  /* a bit per /24 that a CIDR of /17 to /32 covers or lies in */
 	__u32 flags; /* enum pol_net4_flags */
-	__u32 pad;
+	__u32 val;   /* the rules of the longest CIDR of /16 or shorter covering the /16: an index
+		      * into osec_pol_net4val (0: none) */
 };
 
-struct pol_net4v {
-	struct pol_bits bits;
-	__u32 lens; /* of a {24, /24} key: bit L - 25 set when a CIDR of length L (25..32) lies in it */
-	__u32 pad;
+/* osec_pol_net24x value: a /24 whose bit is set. val[b]: the rules of the longest CIDR covering
+ * the address whose last byte is b, an index into osec_pol_net4val (0: none). */
+struct pol_net24v {
+	__u8 val[256];
 };
 
 /* Value of the binary maps: the rules whose binary selector matches, and the rules whose

@@ -125,6 +125,16 @@ func BenchmarkPolicyEnforcement(b *testing.B) {
 	argsRule := execRule([]string{filepath.Dir(truePath)})
 	argsRule.ArgsContain = []string{"stratum+tcp://"}
 	longArg := strings.Repeat("--some-option=value ", 50)
+	// A CIDR of each length /25 to /32 in the connected address's /24, none covering it: the
+	// most exact-match reads an IPv4 lookup makes (8, then the /24's entry).
+	var nested []netip.Prefix
+	for l := 25; l <= 32; l++ {
+		last := 0 // 127.0.0.0/32
+		if l < 32 {
+			last = 1 << (32 - l) // 127.0.0.128/25, .64/26, ..., .2/31
+		}
+		nested = append(nested, netip.PrefixFrom(netip.AddrFrom4([4]byte{127, 0, 0, byte(last)}), l))
+	}
 	scenarios := []struct {
 		name     string
 		set      *policy.Set
@@ -141,6 +151,10 @@ func BenchmarkPolicyEnforcement(b *testing.B) {
 		{"one/16", &policy.Set{Rules: []policy.Rule{execRule([]string{first + "/bench-0/tenant-00000/bin"}), connRule([]netip.Prefix{netip.MustParsePrefix("127.0.1.0/24")})}}, false},
 		{"hit", &policy.Set{Rules: []policy.Rule{execRule([]string{first + "/bench-0/tenant-00000/bin"}), connRule([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/24")})}}, false},
 		{"10k/hit", &policy.Set{Rules: []policy.Rule{execRule([]string{first + "/bench-0/tenant-00000/bin"}), connRule(append(slices.Clone(near), netip.MustParsePrefix("127.0.0.0/24")))}}, false},
+		{"nested", &policy.Set{Rules: []policy.Rule{execRule([]string{first + "/bench-0/tenant-00000/bin"}), connRule(nested)}}, false},
+		{"10k/nested", &policy.Set{Rules: []policy.Rule{execRule([]string{first + "/bench-0/tenant-00000/bin"}), connRule(append(slices.Clone(near), nested...))}}, false},
+		{"inner", &policy.Set{Rules: []policy.Rule{execRule([]string{first + "/bench-0/tenant-00000/bin"}), connRule(append(slices.Clone(nested), netip.MustParsePrefix("127.0.0.1/32")))}}, false},
+		{"10k/inner", &policy.Set{Rules: []policy.Rule{execRule([]string{first + "/bench-0/tenant-00000/bin"}), connRule(append(append(slices.Clone(near), nested...), netip.MustParsePrefix("127.0.0.1/32")))}}, false},
 	}
 	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
 	require.NoError(b, err)
@@ -258,6 +272,18 @@ func BenchmarkPolicyEnforcement(b *testing.B) {
 		dc = append(dc, v-connNs[idx("hit")][r])
 	}
 	fmt.Fprintf(&out, "  10k/hit - hit, paired per round, median: connect %+5.0f\n", median(dc))
+	// The address's /24 holds a CIDR of every length /25 to /32, none covering it.
+	dc = dc[:0]
+	for r, v := range connNs[idx("10k/nested")] {
+		dc = append(dc, v-connNs[idx("nested")][r])
+	}
+	fmt.Fprintf(&out, "  10k/nested - nested, paired per round, median: connect %+5.0f\n", median(dc))
+	// And a /32 among them covers it: the longest reads of an IPv4 lookup.
+	dc = dc[:0]
+	for r, v := range connNs[idx("10k/inner")] {
+		dc = append(dc, v-connNs[idx("inner")][r])
+	}
+	fmt.Fprintf(&out, "  10k/inner - inner, paired per round, median: connect %+5.0f\n", median(dc))
 	// The decision alone: match and except evaluate the same selectors (the binary's path
 	// walked and looked up); in except the rule's exception removes it, in match it decides.
 	var d, dt []float64

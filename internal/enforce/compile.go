@@ -174,9 +174,10 @@ type state struct {
 	euids       map[uint32]bits
 	touids      map[uint32]bits // privilege changes: the new uid
 	ports       map[uint16]bits
-	net4        map[uint16]net24                         // osec_pol_net4: the IPv4 /16s CIDRs touch (their /24 bitmaps, flags)
-	net4x       map[bpf.PolicyPolLpm4]bpf.PolicyPolNet4v // osec_pol_net4x: the IPv4 CIDR hash
-	net6        [net6Words]uint64                        // osec_pol_net6: a bit per IPv6 /16 CIDRs touch
+	net4        map[uint16]net24               // osec_pol_net4: the IPv4 /16s CIDRs touch (their /24 bitmaps, flags)
+	net24x      map[uint32]bpf.PolicyPolNet24v // osec_pol_net24x: per IPv4 /24 a CIDR of /17 to /32 touches
+	net4val     []bits                         // osec_pol_net4val: the rules net4 and net24x index (0: none)
+	net6        [net6Words]uint64              // osec_pol_net6: a bit per IPv6 /16 CIDRs touch
 	workloads   []ruleWorkload
 	states      []RuleState
 }
@@ -315,19 +316,36 @@ const net6Words = 1 << 16 / 64
 
 type net24 = bpf.PolicyPolNet24
 
-// net4Budget is the most entries of a set's IPv4 CIDR hash (osec_pol_net4x, ~100 bytes each in
-// the kernel); the /16s whose entries do not fit are searched in the trie (POL_NET4_TRIE), those
-// with the most entries first.
-var net4Budget = 65536 // a variable for the tests
+// net4Budget is the most entries of a set's IPv4 /24 hash (osec_pol_net24x, ~330 bytes per
+// entry in the kernel): the /16s whose /24s do not fit are searched in the trie
+// (POL_NET4_TRIE), those with the most first.
+var net4Budget = 16384 // a variable for the tests
 
-// fillNet4 builds the IPv4 lookup that replaces the trie (osec_pol_net4 and osec_pol_net4x: see
-// policy.bpf.c): per /16 the bitmap of the /24s that a CIDR of /17 to /32 covers or lies in and
-// whether a CIDR of /16 or shorter covers it; per such /16 and /24 the rules of the longest CIDR
-// covering it, with the lengths /25 to /32 a /24 holds; and every CIDR of /25 to /32 with its
-// rules. s.cidr4 is closed (each CIDR carries the rules of the CIDRs that cover it).
+// fillNet4 builds the IPv4 lookup that replaces the trie (osec_pol_net4, osec_pol_net24x and
+// osec_pol_net4val: see policy.bpf.c): per /16 the bitmap of the /24s that a CIDR of /17 to /32
+// covers or lies in and the rules of the longest CIDR of /16 or shorter covering it; per such
+// /24 the rules of the longest CIDR covering each address; the distinct rules, by index.
+// s.cidr4 is closed (each CIDR carries the rules of the CIDRs that cover it).
 func (s *state) fillNet4() {
 	s.net4 = map[uint16]net24{}
-	s.net4x = map[bpf.PolicyPolLpm4]bpf.PolicyPolNet4v{}
+	s.net24x = map[uint32]bpf.PolicyPolNet24v{}
+	s.net4val = []bits{{}}
+	index := map[bits]uint8{}
+	val := func(b bits) (uint8, bool) {
+		if b == (bits{}) {
+			return 0, true
+		}
+		if i, ok := index[b]; ok {
+			return i, true
+		}
+		if len(s.net4val) == 256 {
+			return 0, false
+		}
+		i := uint8(len(s.net4val))
+		s.net4val = append(s.net4val, b)
+		index[b] = i
+		return i, true
+	}
 	// longest returns the rules of the longest CIDR of at most max bits that covers a/max.
 	longest := func(a [4]byte, max int) bits {
 		for l := max; l >= 0; l-- {
@@ -337,82 +355,108 @@ func (s *state) fillNet4() {
 		}
 		return bits{}
 	}
-	key := func(a [4]byte, l int) bpf.PolicyPolLpm4 {
-		return bpf.PolicyPolLpm4{Prefixlen: uint32(l), Addr: netip.PrefixFrom(netip.AddrFrom4(a), l).Masked().Addr().As4()}
-	}
-	node16 := map[uint16]bool{}
-	lens := map[uint32]uint32{} // /24 (a[0]<<16 | a[1]<<8 | a[2]) -> lengths 25..32 it holds
-	cost := map[uint16]int{}    // hash entries per /16
+	covered := map[uint16]bool{}         // /16s a CIDR of /16 or shorter covers
+	inner := map[uint32][]netip.Prefix{} // /24 (a[0]<<16 | a[1]<<8 | a[2]) -> the CIDRs of /25 to /32 in it
+	per16 := map[uint16]int{}            // /24 entries per /16
 	for p := range s.cidr4 {
 		a := p.Addr().As4()
 		hi := int(a[0])<<8 | int(a[1]) // p is masked: for a CIDR shorter than /16, its first /16
 		switch l := p.Bits(); {
 		case l <= 16:
 			for h := hi; h < hi+1<<(16-l); h++ {
-				node16[uint16(h)] = true
+				covered[uint16(h)] = true
 			}
 		case l <= 24:
 			for c := int(a[2]); c < int(a[2])+1<<(24-l); c++ {
 				k := uint32(hi)<<8 | uint32(c)
-				lens[k] |= 0
+				inner[k] = inner[k]
 			}
 		default:
-			lens[uint32(hi)<<8|uint32(a[2])] |= 1 << (l - 25)
-			cost[uint16(hi)]++ // the CIDR's own entry
+			k := uint32(hi)<<8 | uint32(a[2])
+			inner[k] = append(inner[k], p)
 		}
 	}
-	for k := range lens {
-		cost[uint16(k>>8)]++
+	for k := range inner {
+		per16[uint16(k>>8)]++
 	}
-	for h := range node16 {
-		cost[h]++
-	}
-	// Over the budget: the /16s with the most entries go to the trie.
+	// Over the budget: the /16s with the most /24s go to the trie.
 	trie := map[uint16]bool{}
-	total := 0
-	for _, n := range cost {
-		total += n
-	}
-	if total > net4Budget {
-		his := slices.Collect(maps.Keys(cost))
-		slices.SortFunc(his, func(x, y uint16) int { return cmp.Or(cost[y]-cost[x], cmp.Compare(x, y)) })
+	if len(inner) > net4Budget {
+		his := slices.Collect(maps.Keys(per16))
+		slices.SortFunc(his, func(x, y uint16) int { return cmp.Or(per16[y]-per16[x], cmp.Compare(x, y)) })
+		total := len(inner)
 		for _, h := range his {
 			if total <= net4Budget {
 				break
 			}
 			trie[h] = true
-			total -= cost[h]
+			total -= per16[h]
 		}
 	}
-	all := [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
-	for h := range node16 {
+	ok := true
+	for h := range covered {
 		v := s.net4[h]
-		if trie[h] {
-			v.W, v.Flags = all, uint32(bpf.PolicyPolNet4FlagsPOL_NET4TRIE)
-		} else {
-			v.Flags |= uint32(bpf.PolicyPolNet4FlagsPOL_NET4NODE16)
-			a := [4]byte{byte(h >> 8), byte(h)}
-			s.net4x[key(a, 16)] = bpf.PolicyPolNet4v{Bits: longest(a, 16)}
+		if !trie[h] {
+			i, fit := val(longest([4]byte{byte(h >> 8), byte(h)}, 16))
+			v.Val = uint32(i)
+			ok = ok && fit
 		}
 		s.net4[h] = v
 	}
-	for k, ls := range lens {
+	for k, ps := range inner {
 		h, c := uint16(k>>8), byte(k)
 		v := s.net4[h]
 		v.W[c/64] |= 1 << (c % 64)
+		s.net4[h] = v
 		if trie[h] {
-			v.Flags = uint32(bpf.PolicyPolNet4FlagsPOL_NET4TRIE)
-		} else {
-			a := [4]byte{byte(h >> 8), byte(h), c}
-			s.net4x[key(a, 24)] = bpf.PolicyPolNet4v{Bits: longest(a, 24), Lens: ls}
+			continue
+		}
+		// Per address, the longest CIDR covering it: the /24's own (or shorter), then the
+		// longer ones inside it, shortest first.
+		var n bpf.PolicyPolNet24v
+		base, fit := val(longest([4]byte{byte(h >> 8), byte(h), c}, 24))
+		ok = ok && fit
+		for x := range n.Val {
+			n.Val[x] = base
+		}
+		slices.SortFunc(ps, func(x, y netip.Prefix) int { return x.Bits() - y.Bits() })
+		for _, p := range ps {
+			i, fit := val(s.cidr4[p])
+			ok = ok && fit
+			first := int(p.Addr().As4()[3])
+			for x := first; x < first+1<<(32-p.Bits()); x++ {
+				n.Val[x] = i
+			}
+		}
+		s.net24x[k] = n
+	}
+	if !ok {
+		// More than 255 distinct sets of rules: the trie for every /16 (a covered /16 has all
+		// its /24 bits set).
+		all := [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+		for h := range covered {
+			trie[h] = true
+		}
+		for k := range inner {
+			trie[uint16(k>>8)] = true
+		}
+		s.net24x = map[uint32]bpf.PolicyPolNet24v{}
+		s.net4val = []bits{{}}
+		for h, v := range s.net4 {
+			v.Val = 0
+			if covered[h] {
+				v.W = all
+			}
+			s.net4[h] = v
+		}
+	}
+	for h := range trie {
+		v := s.net4[h]
+		v.Flags = uint32(bpf.PolicyPolNet4FlagsPOL_NET4TRIE)
+		if covered[h] {
+			v.W = [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
 		}
 		s.net4[h] = v
-	}
-	for p, v := range s.cidr4 {
-		a := p.Addr().As4()
-		if p.Bits() > 24 && !trie[uint16(a[0])<<8|uint16(a[1])] {
-			s.net4x[key(a, p.Bits())] = bpf.PolicyPolNet4v{Bits: v}
-		}
 	}
 }
 

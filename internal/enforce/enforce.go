@@ -82,7 +82,7 @@ var outerMaps = []string{
 	"osec_pol_bin_exact", "osec_pol_bin_prefix", "osec_pol_bin_suffix", "osec_pol_path_exact", "osec_pol_path_prefix",
 	"osec_pol_cidr4", "osec_pol_cidr6", "osec_pol_cgroups", "osec_pol_uids", "osec_pol_euids",
 	"osec_pol_par_exact", "osec_pol_par_prefix", "osec_pol_par_suffix",
-	"osec_pol_touids", "osec_pol_net4x",
+	"osec_pol_touids", "osec_pol_net24x",
 }
 
 // hook programs.
@@ -660,14 +660,7 @@ func (e *Enforcer) buildInner(st *state, cg map[uint64]bpf.PolicyPolCgroup) (_ m
 		{"osec_pol_path_prefix", len(st.pathPrefix), paths(st.pathPrefix)},
 		{"osec_pol_cidr4", len(st.cidr4), cidrs(st.cidr4, true)},
 		{"osec_pol_cidr6", len(st.cidr6), cidrs(st.cidr6, false)},
-		{"osec_pol_net4x", len(st.net4x), func(mp *ebpf.Map) error {
-			keys := slices.Collect(maps.Keys(st.net4x))
-			vals := make([]bpf.PolicyPolNet4v, len(keys))
-			for i, k := range keys {
-				vals[i] = st.net4x[k]
-			}
-			return putAll(mp, keys, vals)
-		}},
+		{"osec_pol_net24x", len(st.net24x), func(mp *ebpf.Map) error { return putMap(mp, st.net24x) }},
 		{"osec_pol_uids", len(st.uids), ids(st.uids)},
 		{"osec_pol_euids", len(st.euids), ids(st.euids)},
 		{"osec_pol_touids", len(st.touids), ids(st.touids)},
@@ -684,6 +677,17 @@ func putCgroups(mp *ebpf.Map, cg map[uint64]bpf.PolicyPolCgroup) error {
 	keys := make([]uint64, 0, len(cg))
 	vals := make([]bpf.PolicyPolCgroup, 0, len(cg))
 	for k, v := range cg {
+		keys = append(keys, k)
+		vals = append(vals, v)
+	}
+	return putAll(mp, keys, vals)
+}
+
+// putMap writes the entries of m (putAll).
+func putMap[K comparable, V any](mp *ebpf.Map, m map[K]V) error {
+	keys := make([]K, 0, len(m))
+	vals := make([]V, 0, len(m))
+	for k, v := range m {
 		keys = append(keys, k)
 		vals = append(vals, v)
 	}
@@ -759,6 +763,15 @@ func (e *Enforcer) writeSlot(slot uint32, st *state, fds map[string]*ebpf.Map) e
 	}
 	if err := putSparse(e.coll.Maps["osec_pol_net4"], slot, &e.net4[slot], st.net4); err != nil {
 		return fmt.Errorf("CIDR filter, IPv4: %w", err)
+	}
+	vk := make([]uint32, 256)
+	vv := make([]bits, 256)
+	for i := range vk {
+		vk[i] = slot*256 + uint32(i)
+	}
+	copy(vv, st.net4val)
+	if err := putAll(e.coll.Maps["osec_pol_net4val"], vk, vv); err != nil {
+		return fmt.Errorf("CIDR rules, IPv4: %w", err)
 	}
 	n6 := make([]uint32, net6Words)
 	for i := range n6 {

@@ -441,7 +441,7 @@ func TestConnectDeny(t *testing.T) {
 		k := slot*65536 + 127<<8 // the /16 127.0
 		var bm net24
 		require.NoError(t, net4.Lookup(k, &bm))
-		bm.W[0] |= 1 // 127.0.0: no entry in osec_pol_net4x, so the trie is searched
+		bm.W[0] |= 1 // 127.0.0: no entry in osec_pol_net24x, so the trie is searched
 		require.NoError(t, net4.Put(k, bm))
 		require.ErrorIs(t, connect(denied), unix.EPERM, "gen %d: the trie, searched, denies", c.gen)
 	}
@@ -472,8 +472,9 @@ func TestConnectDeny(t *testing.T) {
 }
 
 // TestConnectCIDRLookup checks the IPv4 CIDR lookup that replaces the trie (osec_pol_net4,
-// osec_pol_net4x): covering /16s, /24s, the lengths /25 to /32 inside a /24, the rules of a
-// CIDR that covers a longer one, and the /16s over the hash's budget that the trie answers.
+// osec_pol_net24x, osec_pol_net4val): covering /16s, /24s, CIDRs of /25 to /32 inside a /24,
+// the rules of a CIDR that covers a longer one, and the /16s over the hash's budget that the
+// trie answers.
 // An allowed connect to a loopback address nobody listens on is refused; a denied one is EPERM.
 func TestConnectCIDRLookup(t *testing.T) {
 	e := newEnv(t)
@@ -527,13 +528,29 @@ func TestConnectCIDRLookup(t *testing.T) {
 	e.enf.mu.Lock()
 	st := e.enf.cur[e.enf.active]
 	e.enf.mu.Unlock()
-	require.NotEmpty(t, st.net4x)
+	require.NotEmpty(t, st.net24x)
 	for _, v := range st.net4 {
 		require.Zero(t, v.Flags&uint32(bpf.PolicyPolNet4FlagsPOL_NET4TRIE), "within the budget: no /16 is left to the trie")
 	}
 	check(71)
+	// The hashes answer alone: the same with the active trie emptied behind the compiler's back
+	// (a missing hash entry would fall back to the trie and hide a wrong lookup).
+	e.enf.mu.Lock()
+	trie := e.enf.innerFDs[e.enf.active]["osec_pol_cidr4"]
+	e.enf.mu.Unlock()
+	var keys []bpf.PolicyPolLpm4
+	var k bpf.PolicyPolLpm4
+	var v bits
+	for it := trie.Iterate(); it.Next(&k, &v); {
+		keys = append(keys, k)
+	}
+	require.Len(t, keys, 7)
+	for _, k := range keys {
+		require.NoError(t, trie.Delete(k))
+	}
+	check(71)
 
-	// Over the hash's budget, the /16s with the most entries are left to the trie: the same
+	// Over the hashes' budget, the /16s with the most entries are left to the trie: the same
 	// answers.
 	defer func(n int) { net4Budget = n }(net4Budget)
 	net4Budget = 8
@@ -541,8 +558,9 @@ func TestConnectCIDRLookup(t *testing.T) {
 	e.enf.mu.Lock()
 	st = e.enf.cur[e.enf.active]
 	e.enf.mu.Unlock()
-	require.LessOrEqual(t, len(st.net4x), 8)
-	assert.Equal(t, uint32(bpf.PolicyPolNet4FlagsPOL_NET4TRIE), st.net4[127<<8].Flags, "127.0, the /16 with the most entries")
+	assert.Empty(t, st.net24x, "127.0's 11 /24s are over the budget of 8")
+	assert.Equal(t, uint32(bpf.PolicyPolNet4FlagsPOL_NET4TRIE), st.net4[127<<8].Flags, "127.0 is left to the trie")
+	assert.Zero(t, st.net4[127<<8|20].Flags, "127.20, covered by the /12, is not")
 	check(72)
 }
 
@@ -805,6 +823,31 @@ func TestCompileNeed(t *testing.T) {
 	assert.Equal(t, want, st.hdr.Need)
 }
 
+// TestCompileNet4Overflow: a set whose CIDRs carry more than 255 distinct sets of rules (the
+// index of osec_pol_net4val is a byte) leaves every /16 to the trie, and says so in the flags.
+func TestCompileNet4Overflow(t *testing.T) {
+	var set policy.Set
+	for i := range MaxRules {
+		r := rule(uint32(i+1), fmt.Sprintf("r%d", i), policy.EventConnect, policy.ActionAudit)
+		r.CIDRs = []netip.Prefix{netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 7, 0}), 24)}
+		set.Rules = append(set.Rules, r)
+	}
+	st, err := compile(&set, map[Hook]bool{HookConnectCG: true})
+	require.NoError(t, err)
+	assert.Empty(t, st.net24x)
+	assert.Equal(t, []bits{{}}, st.net4val)
+	require.Len(t, st.net4, MaxRules)
+	for h, v := range st.net4 {
+		assert.Equal(t, net24{W: [4]uint64{1 << 7}, Flags: uint32(bpf.PolicyPolNet4FlagsPOL_NET4TRIE)}, v, "%#x", h)
+	}
+	// One rule fewer fits.
+	set.Rules = set.Rules[:MaxRules-1]
+	st, err = compile(&set, map[Hook]bool{HookConnectCG: true})
+	require.NoError(t, err)
+	assert.Len(t, st.net24x, MaxRules-1)
+	assert.Len(t, st.net4val, MaxRules)
+}
+
 func TestCompileClosure(t *testing.T) {
 	a := rule(1, "a", policy.EventExec, policy.ActionAudit)
 	a.Binary.Prefix = []string{"/usr"}
@@ -831,18 +874,22 @@ func TestCompileClosure(t *testing.T) {
 		netip.MustParsePrefix("10.1.0.0/16"): bitsOf(3, 4),
 	}, st.cidr4)
 	assert.Equal(t, map[netip.Prefix]bits{netip.MustParsePrefix("fd00::/8"): bitsOf(3)}, st.cidr6)
-	// IPv4 without the trie: the /16s that 10.0.0.0/8 covers (10.0 to 10.255) each have a
-	// {16, /16} entry with the rules of the longest CIDR covering them (10.1: 10.1.0.0/16), no
-	// /24 bit. IPv6: the /16s fd00::/8 covers (fd00 to fdff), nothing else.
-	want4 := map[uint16]net24{}
-	wantx := map[bpf.PolicyPolLpm4]bpf.PolicyPolNet4v{}
+	// IPv4 without the trie: the /16s that 10.0.0.0/8 covers (10.0 to 10.255) each carry the
+	// rules of the longest CIDR covering them (10.1: 10.1.0.0/16), by index, and no /24 bit.
+	// IPv6: the /16s fd00::/8 covers (fd00 to fdff), nothing else.
+	require.Len(t, st.net4val, 3, "none, {3}, {3, 4}")
+	require.Len(t, st.net4, 256)
 	for h := uint16(0x0a00); h <= 0x0aff; h++ {
-		want4[h] = net24{Flags: uint32(bpf.PolicyPolNet4FlagsPOL_NET4NODE16)}
-		wantx[bpf.PolicyPolLpm4{Prefixlen: 16, Addr: [4]byte{10, byte(h)}}] = bpf.PolicyPolNet4v{Bits: bitsOf(3)}
+		v := st.net4[h]
+		assert.Equal(t, [4]uint64{}, v.W)
+		assert.Zero(t, v.Flags)
+		want := bitsOf(3)
+		if h == 0x0a01 {
+			want = bitsOf(3, 4)
+		}
+		assert.Equal(t, want, st.net4val[v.Val], "10.%d", h&0xff)
 	}
-	wantx[bpf.PolicyPolLpm4{Prefixlen: 16, Addr: [4]byte{10, 1}}] = bpf.PolicyPolNet4v{Bits: bitsOf(3, 4)}
-	assert.Equal(t, want4, st.net4)
-	assert.Equal(t, wantx, st.net4x)
+	assert.Empty(t, st.net24x)
 	ones := func(words [net6Words]uint64) []int {
 		var hs []int
 		for h := range 1 << 16 {
@@ -872,26 +919,29 @@ func TestCompileClosure(t *testing.T) {
 		0xc0a8: {W: [4]uint64{1<<1 | 1<<2 | 0xf<<4, 0, 0, 1 << (200 - 192)}}, // 192.168.1, .2, .4 to .7, .200
 		0x0a02: {W: [4]uint64{^uint64(0), ^uint64(0), 0, 0}},                 // 10.2.0 to 10.2.127
 	}, nst.net4)
-	// Their entries: each /24 with the rules of the CIDR of /24 or shorter covering it (none for
-	// 192.168.2 and .200) and the lengths /25 to /32 it holds, and each CIDR of /25 to /32.
-	k := func(l uint32, a ...byte) bpf.PolicyPolLpm4 { return bpf.PolicyPolLpm4{Prefixlen: l, Addr: [4]byte(a)} }
-	one := bitsOf(1)
-	wantx = map[bpf.PolicyPolLpm4]bpf.PolicyPolNet4v{
-		k(24, 192, 168, 1, 0):   {Bits: one},
-		k(24, 192, 168, 2, 0):   {Lens: 1 << (25 - 25)},
-		k(25, 192, 168, 2, 128): {Bits: one},
-		k(24, 192, 168, 4, 0):   {Bits: one, Lens: 1 << (32 - 25)},
-		k(32, 192, 168, 4, 9):   {Bits: one},
-		k(24, 192, 168, 5, 0):   {Bits: one},
-		k(24, 192, 168, 6, 0):   {Bits: one},
-		k(24, 192, 168, 7, 0):   {Bits: one},
-		k(24, 192, 168, 200, 0): {Lens: 1 << (32 - 25)},
-		k(32, 192, 168, 200, 7): {Bits: one},
+	// Their entries: per address, the rules of the longest CIDR covering it (index 1: the rule's;
+	// 0: none).
+	require.Equal(t, []bits{{}, bitsOf(1)}, nst.net4val)
+	k24 := func(a, b, c byte) uint32 { return uint32(a)<<16 | uint32(b)<<8 | uint32(c) }
+	span := func(first, last int) (v bpf.PolicyPolNet24v) {
+		for x := first; x <= last; x++ {
+			v.Val[x] = 1
+		}
+		return v
+	}
+	want24 := map[uint32]bpf.PolicyPolNet24v{
+		k24(192, 168, 1):   span(0, 255),
+		k24(192, 168, 2):   span(128, 255), // the /25
+		k24(192, 168, 4):   span(0, 255),   // the /22 (and the /32 in it)
+		k24(192, 168, 5):   span(0, 255),
+		k24(192, 168, 6):   span(0, 255),
+		k24(192, 168, 7):   span(0, 255),
+		k24(192, 168, 200): span(7, 7), // the /32
 	}
 	for c := range byte(128) {
-		wantx[k(24, 10, 2, c, 0)] = bpf.PolicyPolNet4v{Bits: one}
+		want24[k24(10, 2, c)] = span(0, 255)
 	}
-	assert.Equal(t, wantx, nst.net4x)
+	assert.Equal(t, want24, nst.net24x)
 	assert.Equal(t, []int{0x2001, 0x2002, 0x2003}, ones(nst.net6))
 	assert.Equal(t, bitsOf(1, 2, 5), st.hdr.Hook[HookExecTP])
 	assert.Equal(t, bitsOf(3, 4), st.hdr.Hook[HookConnectCG])
