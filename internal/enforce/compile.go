@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	mbits "math/bits"
 	"net/netip"
 	"slices"
 	"strings"
@@ -357,34 +358,43 @@ func (s *state) fillNet4() {
 	}
 	covered := map[uint16]bool{}         // /16s a CIDR of /16 or shorter covers
 	inner := map[uint32][]netip.Prefix{} // /24 (a[0]<<16 | a[1]<<8 | a[2]) -> the CIDRs of /25 to /32 in it
-	per16 := map[uint16]int{}            // /24 entries per /16
 	for p := range s.cidr4 {
 		a := p.Addr().As4()
-		hi := int(a[0])<<8 | int(a[1]) // p is masked: for a CIDR shorter than /16, its first /16
-		switch l := p.Bits(); {
-		case l <= 16:
-			for h := hi; h < hi+1<<(16-l); h++ {
-				covered[uint16(h)] = true
+		h := uint16(a[0])<<8 | uint16(a[1]) // p is masked: for a CIDR shorter than /16, its first /16
+		l := p.Bits()
+		if l <= 16 {
+			for i := range 1 << (16 - l) {
+				covered[h+uint16(i)] = true
 			}
-		case l <= 24:
-			for c := int(a[2]); c < int(a[2])+1<<(24-l); c++ {
-				k := uint32(hi)<<8 | uint32(c)
-				inner[k] = inner[k]
-			}
-		default:
-			k := uint32(hi)<<8 | uint32(a[2])
+			continue
+		}
+		v := s.net4[h] // the /24 bits, counted before any /24 entry is built
+		n := 1
+		if l < 24 {
+			n = 1 << (24 - l)
+		}
+		for c := int(a[2]); c < int(a[2])+n; c++ {
+			v.W[c/64] |= 1 << (c % 64)
+		}
+		s.net4[h] = v
+		if l > 24 {
+			k := uint32(h)<<8 | uint32(a[2])
 			inner[k] = append(inner[k], p)
 		}
 	}
-	for k := range inner {
-		per16[uint16(k>>8)]++
-	}
 	// Over the budget: the /16s with the most /24s go to the trie.
+	per16 := map[uint16]int{}
+	total := 0
+	for h, v := range s.net4 {
+		for _, w := range v.W {
+			per16[h] += mbits.OnesCount64(w)
+		}
+		total += per16[h]
+	}
 	trie := map[uint16]bool{}
-	if len(inner) > net4Budget {
+	if total > net4Budget {
 		his := slices.Collect(maps.Keys(per16))
 		slices.SortFunc(his, func(x, y uint16) int { return cmp.Or(per16[y]-per16[x], cmp.Compare(x, y)) })
-		total := len(inner)
 		for _, h := range his {
 			if total <= net4Budget {
 				break
@@ -403,57 +413,50 @@ func (s *state) fillNet4() {
 		}
 		s.net4[h] = v
 	}
-	for k, ps := range inner {
-		h, c := uint16(k>>8), byte(k)
-		v := s.net4[h]
-		v.W[c/64] |= 1 << (c % 64)
-		s.net4[h] = v
+	for h, v := range s.net4 {
 		if trie[h] {
 			continue
 		}
-		// Per address, the longest CIDR covering it: the /24's own (or shorter), then the
-		// longer ones inside it, shortest first.
-		var n bpf.PolicyPolNet24v
-		base, fit := val(longest([4]byte{byte(h >> 8), byte(h), c}, 24))
-		ok = ok && fit
-		for x := range n.Val {
-			n.Val[x] = base
-		}
-		slices.SortFunc(ps, func(x, y netip.Prefix) int { return x.Bits() - y.Bits() })
-		for _, p := range ps {
-			i, fit := val(s.cidr4[p])
-			ok = ok && fit
-			first := int(p.Addr().As4()[3])
-			for x := first; x < first+1<<(32-p.Bits()); x++ {
-				n.Val[x] = i
+		for c := range 256 {
+			if v.W[c/64]>>(c%64)&1 == 0 {
+				continue
 			}
+			// Per address, the longest CIDR covering it: the /24's own (or a shorter one),
+			// then the longer ones inside it, shortest first.
+			var n bpf.PolicyPolNet24v
+			base, fit := val(longest([4]byte{byte(h >> 8), byte(h), byte(c)}, 24))
+			ok = ok && fit
+			for x := range n.Val {
+				n.Val[x] = base
+			}
+			k := uint32(h)<<8 | uint32(c)
+			ps := inner[k]
+			slices.SortFunc(ps, func(x, y netip.Prefix) int { return x.Bits() - y.Bits() })
+			for _, p := range ps {
+				i, fit := val(s.cidr4[p])
+				ok = ok && fit
+				first := int(p.Addr().As4()[3])
+				for x := first; x < first+1<<(32-p.Bits()); x++ {
+					n.Val[x] = i
+				}
+			}
+			s.net24x[k] = n
 		}
-		s.net24x[k] = n
 	}
 	if !ok {
-		// More than 255 distinct sets of rules: the trie for every /16 (a covered /16 has all
-		// its /24 bits set).
-		all := [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
-		for h := range covered {
-			trie[h] = true
-		}
-		for k := range inner {
-			trie[uint16(k>>8)] = true
-		}
+		// More than 255 distinct sets of rules: the trie for every /16 a CIDR touches.
 		s.net24x = map[uint32]bpf.PolicyPolNet24v{}
 		s.net4val = []bits{{}}
 		for h, v := range s.net4 {
 			v.Val = 0
-			if covered[h] {
-				v.W = all
-			}
 			s.net4[h] = v
+			trie[h] = true
 		}
 	}
 	for h := range trie {
 		v := s.net4[h]
 		v.Flags = uint32(bpf.PolicyPolNet4FlagsPOL_NET4TRIE)
-		if covered[h] {
+		if covered[h] { // every /24 of it
 			v.W = [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
 		}
 		s.net4[h] = v
