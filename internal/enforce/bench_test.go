@@ -32,10 +32,10 @@ import (
 //     CIDR, neither matching the operations (every lookup is done, nothing is decided);
 //     10k     the same rules with 10,000 binary prefixes (under the binary's own first
 //     component, so the trie is searched deep) and 10,000 CIDRs (in 127.0.0.0/8 and
-//     10.0.0.0/8 around the connected address, none in its /16: the kernel's filter, a bit
-//     per /24, answers without searching the trie);
+//     10.0.0.0/8 around the connected address, none in its /16: the /16's entry, with a
+//     bit per /24, answers);
 //     10k/16  the same, with the 10,000 CIDRs in the connected address's own /16
-//     (127.0.1.0 to 127.0.40.255, not its /24): the filter still answers;
+//     (127.0.1.0 to 127.0.40.255, not its /24): the /16's entry still answers;
 //     match   the exec rule's prefix matches the binary: one audit decision per exec;
 //     except  the same rule with the binary as an exception: the same lookups, no decision
 //     (match - except is what the decision adds) (exec only);
@@ -46,8 +46,11 @@ import (
 //     one/16  "one" with its CIDR in the connected address's /16 (127.0.1.0/24): the
 //     baseline of 10k/16;
 //     hit     "one" with its CIDR covering the connected address (127.0.0.0/24), its ports
-//     not: the trie is searched and matches, no decision;
-//     10k/hit the CIDRs of 10k/16 and that one: the same search among 10,001 entries;
+//     not: the address's /24 entry is read and matches, no decision;
+//     10k/hit the CIDRs of 10k/16 and that one: the same reads among 10,001 CIDRs;
+//     nested  a CIDR of each length /25 to /32 in the address's /24, none covering it;
+//     10k/nested  those and the CIDRs of 10k/16;
+//     inner, 10k/inner  the same with 127.0.0.1/32, which covers the address;
 //   - each block: OTELSEC_POLICY_BENCH_EXECS (default 200) fork+exec+wait of a copy of true
 //     with one 1,000-byte argument (50 × "--some-option=value "),
 //     and OTELSEC_POLICY_BENCH_CONNECTS (default 5,000) TCP connects to a closed loopback
