@@ -51,6 +51,9 @@ import (
 //     nested  a CIDR of each length /25 to /32 in the address's /24, none covering it;
 //     10k/nested  those and the CIDRs of 10k/16;
 //     inner, 10k/inner  the same with 127.0.0.1/32, which covers the address;
+//     one6, 10k6, hit6, 10k6/hit  IPv6, connect only, to ::1 (cgroup/connect6 or the LSM
+//     program): one CIDR or 10,000 in another /16, a CIDR covering the address alone or
+//     with 10,000 around it;
 //   - each block: OTELSEC_POLICY_BENCH_EXECS (default 200) fork+exec+wait of a copy of true
 //     with one 1,000-byte argument (50 × "--some-option=value "),
 //     and OTELSEC_POLICY_BENCH_CONNECTS (default 5,000) TCP connects to a closed loopback
@@ -68,9 +71,9 @@ func BenchmarkPolicyEnforcement(b *testing.B) {
 	if !e.enf.hooks[HookExecTP] {
 		b.Skip("needs tp_btf")
 	}
-	connHook, connProg := HookConnectCG, "osec_pol_c4"
+	connHook, connProg, conn6Prog := HookConnectCG, "osec_pol_c4", "osec_pol_c6"
 	if e.enf.hooks[HookConnectLSM] {
-		connHook, connProg = HookConnectLSM, "osec_pol_connect_lsm"
+		connHook, connProg, conn6Prog = HookConnectLSM, "osec_pol_connect_lsm", "osec_pol_connect_lsm"
 	}
 	if !e.enf.hooks[connHook] {
 		b.Skip("needs a connect hook")
@@ -91,6 +94,13 @@ func BenchmarkPolicyEnforcement(b *testing.B) {
 	require.NoError(b, err)
 	unix.Close(fd)
 	port := sa.(*unix.SockaddrInet4).Port
+	fd, err = unix.Socket(unix.AF_INET6, unix.SOCK_STREAM, 0)
+	require.NoError(b, err)
+	require.NoError(b, unix.Bind(fd, &unix.SockaddrInet6{Addr: netip.IPv6Loopback().As16()}))
+	sa, err = unix.Getsockname(fd)
+	require.NoError(b, err)
+	unix.Close(fd)
+	port6 := sa.(*unix.SockaddrInet6).Port
 
 	execRule := func(prefixes []string) policy.Rule {
 		r := rule(1, "exec", policy.EventExec, policy.ActionAudit)
@@ -159,6 +169,30 @@ func BenchmarkPolicyEnforcement(b *testing.B) {
 		{"inner", &policy.Set{Rules: []policy.Rule{execRule([]string{first + "/bench-0/tenant-00000/bin"}), connRule(append(slices.Clone(nested), netip.MustParsePrefix("127.0.0.1/32")))}}, false},
 		{"10k/inner", &policy.Set{Rules: []policy.Rule{execRule([]string{first + "/bench-0/tenant-00000/bin"}), connRule(append(append(slices.Clone(near), nested...), netip.MustParsePrefix("127.0.0.1/32")))}}, false},
 	}
+	// IPv6, connect only, to ::1 (the IPv6 lookup is a bit per /16, then the trie): one6 and
+	// 10k6, one CIDR or 10,000 (/112 to /128) in another /16 (fd00::/16); hit6 and 10k6/hit, a
+	// CIDR covering the address (::/120) alone or with 10,000 in its /16 around it (::1:0 to
+	// ::28:ffff).
+	near6 := make([]netip.Prefix, 10000)
+	far6 := make([]netip.Prefix, 10000)
+	for i := range near6 {
+		var a [16]byte
+		a[13], a[14], a[15] = byte(1+i>>8), byte(i), 1
+		near6[i] = netip.PrefixFrom(netip.AddrFrom16(a), 112+i%17).Masked()
+		a[0] = 0xfd
+		far6[i] = netip.PrefixFrom(netip.AddrFrom16(a), 112+i%17).Masked()
+	}
+	hit6 := netip.MustParsePrefix("::/120")
+	scenarios6 := []struct {
+		name  string
+		cidrs []netip.Prefix
+	}{
+		{"one6", []netip.Prefix{netip.MustParsePrefix("fd00::/64")}},
+		{"10k6", far6},
+		{"hit6", []netip.Prefix{hit6}},
+		{"10k6/hit", append(slices.Clone(near6), hit6)},
+	}
+	conn6Ns := make([][]float64, len(scenarios6))
 	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
 	require.NoError(b, err)
 	defer stats.Close()
@@ -218,6 +252,18 @@ func BenchmarkPolicyEnforcement(b *testing.B) {
 				for j := 0; j < connects; j++ {
 					fd, _ := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 					_ = unix.Connect(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}})
+					unix.Close(fd)
+				}
+			}))
+		}
+		for k := range scenarios6 {
+			i := (k + r) % len(scenarios6)
+			gen++
+			require.NoError(b, e.enf.Apply(&policy.Set{Generation: gen, Rules: []policy.Rule{execRule([]string{first + "/bench-0/tenant-00000/bin"}), connRule(scenarios6[i].cidrs)}}))
+			conn6Ns[i] = append(conn6Ns[i], mean(progs[conn6Prog], func() {
+				for j := 0; j < connects; j++ {
+					fd, _ := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+					_ = unix.Connect(fd, &unix.SockaddrInet6{Port: port6, Addr: netip.IPv6Loopback().As16()})
 					unix.Close(fd)
 				}
 			}))
@@ -287,6 +333,17 @@ func BenchmarkPolicyEnforcement(b *testing.B) {
 		dc = append(dc, v-connNs[idx("inner")][r])
 	}
 	fmt.Fprintf(&out, "  10k/inner - inner, paired per round, median: connect %+5.0f\n", median(dc))
+	for i, s := range scenarios6 {
+		fmt.Fprintf(&out, "  %-8s connect6 %6.0f   (per round %v)\n", s.name, median(conn6Ns[i]), rounded(conn6Ns[i]))
+		b.ReportMetric(median(conn6Ns[i]), s.name+"-connect6-ns")
+	}
+	for _, pair := range [][2]int{{1, 0}, {3, 2}} {
+		dc = dc[:0]
+		for r, v := range conn6Ns[pair[0]] {
+			dc = append(dc, v-conn6Ns[pair[1]][r])
+		}
+		fmt.Fprintf(&out, "  %s - %s, paired per round, median: connect6 %+5.0f\n", scenarios6[pair[0]].name, scenarios6[pair[1]].name, median(dc))
+	}
 	// The decision alone: match and except evaluate the same selectors (the binary's path
 	// walked and looked up); in except the rule's exception removes it, in match it decides.
 	var d, dt []float64
