@@ -309,36 +309,28 @@ func BenchmarkPolicyEnforcement(b *testing.B) {
 			return s.name == name
 		})
 	}
-	var dc []float64
-	for r, v := range connNs[idx("10k/16")] {
-		dc = append(dc, v-connNs[idx("one/16")][r])
+	// paired prints the median over the rounds of a's connect minus b's.
+	paired := func(a, b string) {
+		var d []float64
+		for r, v := range connNs[idx(a)] {
+			d = append(d, v-connNs[idx(b)][r])
+		}
+		fmt.Fprintf(&out, "  %s - %s, paired per round, median: connect %+5.0f\n", a, b, median(d))
 	}
-	fmt.Fprintf(&out, "  10k/16 - one/16, paired per round, median: connect %+5.0f\n", median(dc))
-	// A CIDR covers the address (its port does not match: no decision), so the trie is
-	// searched: with one entry, and among the 10,000 of 10k/16.
-	dc = dc[:0]
-	for r, v := range connNs[idx("10k/hit")] {
-		dc = append(dc, v-connNs[idx("hit")][r])
-	}
-	fmt.Fprintf(&out, "  10k/hit - hit, paired per round, median: connect %+5.0f\n", median(dc))
+	paired("10k/16", "one/16")
+	// A CIDR covers the address (its port does not match: no decision): with one CIDR, and
+	// among the 10,000 of 10k/16.
+	paired("10k/hit", "hit")
 	// The address's /24 holds a CIDR of every length /25 to /32, none covering it.
-	dc = dc[:0]
-	for r, v := range connNs[idx("10k/nested")] {
-		dc = append(dc, v-connNs[idx("nested")][r])
-	}
-	fmt.Fprintf(&out, "  10k/nested - nested, paired per round, median: connect %+5.0f\n", median(dc))
-	// And a /32 among them covers it: the longest reads of an IPv4 lookup.
-	dc = dc[:0]
-	for r, v := range connNs[idx("10k/inner")] {
-		dc = append(dc, v-connNs[idx("inner")][r])
-	}
-	fmt.Fprintf(&out, "  10k/inner - inner, paired per round, median: connect %+5.0f\n", median(dc))
+	paired("10k/nested", "nested")
+	// And a /32 among them covers it.
+	paired("10k/inner", "inner")
 	for i, s := range scenarios6 {
 		fmt.Fprintf(&out, "  %-8s connect6 %6.0f   (per round %v)\n", s.name, median(conn6Ns[i]), rounded(conn6Ns[i]))
 		b.ReportMetric(median(conn6Ns[i]), s.name+"-connect6-ns")
 	}
 	for _, pair := range [][2]int{{1, 0}, {3, 2}} {
-		dc = dc[:0]
+		var dc []float64
 		for r, v := range conn6Ns[pair[0]] {
 			dc = append(dc, v-conn6Ns[pair[1]][r])
 		}

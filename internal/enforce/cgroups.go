@@ -235,7 +235,7 @@ func (e *Enforcer) Reresolve() error {
 	if err != nil {
 		return err
 	}
-	if err := putCgroups(m, cg); err != nil {
+	if err := putMap(m, cg); err != nil {
 		m.Close()
 		return err
 	}

@@ -635,15 +635,7 @@ func (e *Enforcer) buildInner(st *state, cg map[uint64]bpf.PolicyPolCgroup) (_ m
 		}
 	}
 	ids := func(m map[uint32]bits) func(*ebpf.Map) error {
-		return func(mp *ebpf.Map) error {
-			keys := make([]uint32, 0, len(m))
-			vals := make([]bits, 0, len(m))
-			for k, v := range m {
-				keys = append(keys, k)
-				vals = append(vals, v)
-			}
-			return putAll(mp, keys, vals)
-		}
+		return func(mp *ebpf.Map) error { return putMap(mp, m) }
 	}
 	for _, f := range []struct {
 		name string
@@ -664,23 +656,13 @@ func (e *Enforcer) buildInner(st *state, cg map[uint64]bpf.PolicyPolCgroup) (_ m
 		{"osec_pol_uids", len(st.uids), ids(st.uids)},
 		{"osec_pol_euids", len(st.euids), ids(st.euids)},
 		{"osec_pol_touids", len(st.touids), ids(st.touids)},
-		{"osec_pol_cgroups", len(cg), func(mp *ebpf.Map) error { return putCgroups(mp, cg) }},
+		{"osec_pol_cgroups", len(cg), func(mp *ebpf.Map) error { return putMap(mp, cg) }},
 	} {
 		if err := fill(f.name, f.n, f.put); err != nil {
 			return nil, err
 		}
 	}
 	return fds, nil
-}
-
-func putCgroups(mp *ebpf.Map, cg map[uint64]bpf.PolicyPolCgroup) error {
-	keys := make([]uint64, 0, len(cg))
-	vals := make([]bpf.PolicyPolCgroup, 0, len(cg))
-	for k, v := range cg {
-		keys = append(keys, k)
-		vals = append(vals, v)
-	}
-	return putAll(mp, keys, vals)
 }
 
 // putMap writes the entries of m (putAll).
