@@ -106,7 +106,6 @@
 #define POL_MAX_DECISIONS EXEC_DECISIONS_MAX /* records per operation; 8 */
 #define POL_CG_DEPTH 16
 #define POL_PORTS 65536
-#define POL_NET6_WORDS 1024 /* 65,536 bits: one per value of an IPv6 address's first 16 bits */
 
 #define EPERM 1
 #define SIGKILL 9
@@ -134,6 +133,9 @@ const struct pol_cgroup *unused_pol_cgroup __attribute__((unused));
 const struct pol_bits *unused_pol_bits __attribute__((unused));
 const enum pol_net4_flags *unused_pol_net4_flags __attribute__((unused));
 const struct pol_net24v *unused_pol_net24v __attribute__((unused));
+const enum pol_net6_flags *unused_pol_net6_flags __attribute__((unused));
+const struct pol_net6 *unused_pol_net6 __attribute__((unused));
+const struct pol_net6n *unused_pol_net6n __attribute__((unused));
 const struct pol_rule *unused_pol_rule __attribute__((unused));
 const struct pol_active *unused_pol_active __attribute__((unused));
 const struct pol_binval *unused_pol_binval __attribute__((unused));
@@ -196,9 +198,20 @@ struct {
  * hash read between the two. The /16s whose /24s do not fit the hash's budget, and all of a
  * set whose CIDRs carry more than 255 sets of rules, are searched in the trie (POL_NET4_TRIE).
  *
- * osec_pol_net6[gen * POL_NET6_WORDS + hi / 64], hi an IPv6 address's first 16 bits: bit hi % 64
- * is set when some CIDR covers or lies in that /16 (the next bits say little more for IPv6:
- * allocations share them); the addresses it lets through search the IPv6 trie. */
+ *
+ * IPv6 CIDRs, likewise without the trie: at most one read per level where the CIDRs around the
+ * address part or end (for 10,000 CIDRs of one /112, two), the same for one CIDR or 16,384.
+ * osec_pol_net6[gen * 65536 + hi], hi an IPv6 address's first 16 bits (struct pol_net6): the
+ * rules of the longest CIDR of /16 or shorter covering the /16, and the first node of the CIDRs
+ * longer than /16 in it.
+ * osec_pol_net6x[gen] (struct pol_net6n by index): the nodes, each a level of a multibit trie
+ * of 8 bits a level, path-compressed: a node's level is the first byte after its parent's where
+ * its CIDRs part or one of them ends; an address that differs from the node's prefix in the
+ * bytes skipped has no longer CIDR than the parent's slot says. Per value of the byte, the rules
+ * of the longest CIDR covering the prefix with it, and the node below.
+ * osec_pol_net6val[gen * 256 + i]: the rules, by index, as for IPv4.
+ * A /16 whose nodes do not fit the budget, and all of a set whose IPv6 CIDRs carry more than
+ * 255 sets of rules, are searched in the trie (POL_NET6_TRIE). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 2 * 65536);
@@ -215,10 +228,17 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2 * POL_NET6_WORDS);
+	__uint(max_entries, 2 * 65536);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct pol_net6);
 } osec_pol_net6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * 256);
+	__type(key, __u32);
+	__type(value, struct pol_bits);
+} osec_pol_net6val SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -294,6 +314,8 @@ POL_INNER(pol_bin_hash, BPF_MAP_TYPE_HASH, struct file_key, struct pol_binval, 0
 POL_INNER(pol_lpm4_trie, BPF_MAP_TYPE_LPM_TRIE, struct pol_lpm4, struct pol_bits, BPF_F_NO_PREALLOC);
 POL_INNER(pol_lpm6_trie, BPF_MAP_TYPE_LPM_TRIE, struct pol_lpm6, struct pol_bits, BPF_F_NO_PREALLOC);
 POL_INNER(pol_net24_hash, BPF_MAP_TYPE_HASH, __u32, struct pol_net24v, 0);
+/* Sized per set: BPF_F_INNER_MAP lets an inner array's size differ from this template's. */
+POL_INNER(pol_net6_nodes, BPF_MAP_TYPE_ARRAY, __u32, struct pol_net6n, BPF_F_INNER_MAP);
 POL_INNER(pol_cg_hash, BPF_MAP_TYPE_HASH, __u64, struct pol_cgroup, 0);
 POL_INNER(pol_id_hash, BPF_MAP_TYPE_HASH, __u32, struct pol_bits, 0);
 
@@ -316,6 +338,7 @@ POL_OUTER(osec_pol_path_prefix, pol_path_lpm);
 POL_OUTER(osec_pol_cidr4, pol_lpm4_trie);
 POL_OUTER(osec_pol_cidr6, pol_lpm6_trie);
 POL_OUTER(osec_pol_net24x, pol_net24_hash); /* IPv4 CIDRs: per /24 (below) */
+POL_OUTER(osec_pol_net6x, pol_net6_nodes);  /* IPv6 CIDRs: the nodes (below) */
 POL_OUTER(osec_pol_cgroups, pol_cg_hash);
 POL_OUTER(osec_pol_uids, pol_id_hash);
 POL_OUTER(osec_pol_euids, pol_id_hash);
@@ -1066,13 +1089,55 @@ static __always_inline struct pol_bits *net4_lookup(__u32 gen, const __u8 *a, bo
 	return bpf_map_lookup_elem(&osec_pol_net4val, &idx);
 }
 
-static __always_inline bool net6_maybe(__u32 gen, const __u8 *a)
+/* net6_lookup returns the rules of the CIDRs of set gen that cover the IPv6 address a (see
+ * osec_pol_net6), or NULL: then *trie says whether the trie must be searched (a /16 left to it,
+ * or an entry the compiler did not write) or no CIDR covers a. a is a map value's 16 bytes. */
+static __always_inline struct pol_bits *net6_lookup(__u32 gen, const __u8 *a, bool *trie)
 {
-	__u32 hi = (__u32)a[0] << 8 | a[1];
-	__u32 idx = gen * POL_NET6_WORDS + hi / 64;
-	__u64 *w = bpf_map_lookup_elem(&osec_pol_net6, &idx);
+	__u32 idx = gen * 65536 + ((__u32)a[0] << 8 | a[1]);
+	struct pol_net6 *s = bpf_map_lookup_elem(&osec_pol_net6, &idx);
+	__u64 lo, hi, plo, phi, mlo, mhi;
+	struct pol_net6n *n;
+	__u32 val, node, k;
+	void *in;
 
-	return !w || ((*w >> (hi % 64)) & 1);
+	*trie = true;
+	if (!s || (s->flags & POL_NET6_TRIE))
+		return NULL;
+	val = s->val;
+	node = s->node;
+	if (node) {
+		in = bpf_map_lookup_elem(&osec_pol_net6x, &gen);
+		if (!in)
+			return NULL;
+		__builtin_memcpy(&lo, a, 8);
+		__builtin_memcpy(&hi, a + 8, 8);
+		/* Each node is at least a byte deeper than its parent: levels 2 to 15. */
+		for (int i = 0; i < 14 && node; i++) {
+			k = node - 1;
+			n = bpf_map_lookup_elem(in, &k);
+			if (!n)
+				return NULL;
+			__builtin_memcpy(&plo, n->addr, 8);
+			__builtin_memcpy(&phi, n->addr + 8, 8);
+			__builtin_memcpy(&mlo, n->mask, 8);
+			__builtin_memcpy(&mhi, n->mask + 8, 8);
+			if ((lo & mlo) != plo || (hi & mhi) != phi) {
+				node = 0; /* it differs in a byte skipped: the parent's slot is the answer */
+				break;
+			}
+			k = a[n->lvl & 15];
+			val = n->val[k];
+			node = n->node[k];
+		}
+		if (node)
+			return NULL; /* deeper than any set the compiler writes */
+	}
+	*trie = false;
+	if (!val)
+		return NULL;
+	idx = gen * 256 + (val & 255);
+	return bpf_map_lookup_elem(&osec_pol_net6val, &idx);
 }
 
 /* and_addr applies the CIDR, port and protocol selectors to e's address. */
@@ -1099,8 +1164,12 @@ static __always_inline void and_addr(__u32 gen, struct pol_hdr *h, struct pol_bi
 			}
 		} else {
 			struct pol_lpm6 k = {.prefixlen = 128};
+			bool trie;
 
-			if (net6_maybe(gen, e->addr)) {
+			v = net6_lookup(gen, e->addr, &trie);
+			if (v) {
+				bits_or(&m, v);
+			} else if (trie) {
 				__builtin_memcpy(k.addr, e->addr, 16);
 				in = bpf_map_lookup_elem(&osec_pol_cidr6, &gen);
 				if (in && (v = bpf_map_lookup_elem(in, &k)))

@@ -303,6 +303,29 @@ const (
 	PolicyPolNet4FlagsPOL_NET4TRIE PolicyPolNet4Flags = 1
 )
 
+type PolicyPolNet6 struct {
+	_     structs.HostLayout
+	Val   uint8
+	Flags uint8
+	Node  uint16
+}
+
+type PolicyPolNet6Flags uint32
+
+const (
+	PolicyPolNet6FlagsPOL_NET6TRIE PolicyPolNet6Flags = 1
+)
+
+type PolicyPolNet6n struct {
+	_    structs.HostLayout
+	Addr [16]uint8
+	Mask [16]uint8
+	Lvl  uint32
+	Pad  uint32
+	Val  [256]uint8
+	Node [256]uint16
+}
+
 type PolicyPolOutcome uint32
 
 const (
@@ -429,6 +452,8 @@ const (
 	PolicyMapOsecPolNet4         = "osec_pol_net4"
 	PolicyMapOsecPolNet4val      = "osec_pol_net4val"
 	PolicyMapOsecPolNet6         = "osec_pol_net6"
+	PolicyMapOsecPolNet6val      = "osec_pol_net6val"
+	PolicyMapOsecPolNet6x        = "osec_pol_net6x"
 	PolicyMapOsecPolParExact     = "osec_pol_par_exact"
 	PolicyMapOsecPolParPrefix    = "osec_pol_par_prefix"
 	PolicyMapOsecPolParSuffix    = "osec_pol_par_suffix"
@@ -490,6 +515,9 @@ const (
 	PolicyVarUnusedPolNeed       = "unused_pol_need"
 	PolicyVarUnusedPolNet24v     = "unused_pol_net24v"
 	PolicyVarUnusedPolNet4Flags  = "unused_pol_net4_flags"
+	PolicyVarUnusedPolNet6       = "unused_pol_net6"
+	PolicyVarUnusedPolNet6Flags  = "unused_pol_net6_flags"
+	PolicyVarUnusedPolNet6n      = "unused_pol_net6n"
 	PolicyVarUnusedPolOutcome    = "unused_pol_outcome"
 	PolicyVarUnusedPolRule       = "unused_pol_rule"
 	PolicyVarUnusedPolRuleFlags  = "unused_pol_rule_flags"
@@ -599,6 +627,8 @@ type PolicyMapSpecs struct {
 	OsecPolNet4       *ebpf.MapSpec `ebpf:"osec_pol_net4"`
 	OsecPolNet4val    *ebpf.MapSpec `ebpf:"osec_pol_net4val"`
 	OsecPolNet6       *ebpf.MapSpec `ebpf:"osec_pol_net6"`
+	OsecPolNet6val    *ebpf.MapSpec `ebpf:"osec_pol_net6val"`
+	OsecPolNet6x      *ebpf.MapSpec `ebpf:"osec_pol_net6x"`
 	OsecPolParExact   *ebpf.MapSpec `ebpf:"osec_pol_par_exact"`
 	OsecPolParPrefix  *ebpf.MapSpec `ebpf:"osec_pol_par_prefix"`
 	OsecPolParSuffix  *ebpf.MapSpec `ebpf:"osec_pol_par_suffix"`
@@ -640,6 +670,9 @@ type PolicyVariableSpecs struct {
 	UnusedPolNeed       *ebpf.VariableSpec `ebpf:"unused_pol_need"`
 	UnusedPolNet24v     *ebpf.VariableSpec `ebpf:"unused_pol_net24v"`
 	UnusedPolNet4Flags  *ebpf.VariableSpec `ebpf:"unused_pol_net4_flags"`
+	UnusedPolNet6       *ebpf.VariableSpec `ebpf:"unused_pol_net6"`
+	UnusedPolNet6Flags  *ebpf.VariableSpec `ebpf:"unused_pol_net6_flags"`
+	UnusedPolNet6n      *ebpf.VariableSpec `ebpf:"unused_pol_net6n"`
 	UnusedPolOutcome    *ebpf.VariableSpec `ebpf:"unused_pol_outcome"`
 	UnusedPolRule       *ebpf.VariableSpec `ebpf:"unused_pol_rule"`
 	UnusedPolRuleFlags  *ebpf.VariableSpec `ebpf:"unused_pol_rule_flags"`
@@ -695,6 +728,8 @@ type PolicyMaps struct {
 	OsecPolNet4       *ebpf.Map `ebpf:"osec_pol_net4"`
 	OsecPolNet4val    *ebpf.Map `ebpf:"osec_pol_net4val"`
 	OsecPolNet6       *ebpf.Map `ebpf:"osec_pol_net6"`
+	OsecPolNet6val    *ebpf.Map `ebpf:"osec_pol_net6val"`
+	OsecPolNet6x      *ebpf.Map `ebpf:"osec_pol_net6x"`
 	OsecPolParExact   *ebpf.Map `ebpf:"osec_pol_par_exact"`
 	OsecPolParPrefix  *ebpf.Map `ebpf:"osec_pol_par_prefix"`
 	OsecPolParSuffix  *ebpf.Map `ebpf:"osec_pol_par_suffix"`
@@ -743,6 +778,8 @@ func (m *PolicyMaps) Close() error {
 		m.OsecPolNet4,
 		m.OsecPolNet4val,
 		m.OsecPolNet6,
+		m.OsecPolNet6val,
+		m.OsecPolNet6x,
 		m.OsecPolParExact,
 		m.OsecPolParPrefix,
 		m.OsecPolParSuffix,
@@ -785,6 +822,9 @@ type PolicyVariables struct {
 	UnusedPolNeed       *ebpf.Variable `ebpf:"unused_pol_need"`
 	UnusedPolNet24v     *ebpf.Variable `ebpf:"unused_pol_net24v"`
 	UnusedPolNet4Flags  *ebpf.Variable `ebpf:"unused_pol_net4_flags"`
+	UnusedPolNet6       *ebpf.Variable `ebpf:"unused_pol_net6"`
+	UnusedPolNet6Flags  *ebpf.Variable `ebpf:"unused_pol_net6_flags"`
+	UnusedPolNet6n      *ebpf.Variable `ebpf:"unused_pol_net6n"`
 	UnusedPolOutcome    *ebpf.Variable `ebpf:"unused_pol_outcome"`
 	UnusedPolRule       *ebpf.Variable `ebpf:"unused_pol_rule"`
 	UnusedPolRuleFlags  *ebpf.Variable `ebpf:"unused_pol_rule_flags"`

@@ -209,6 +209,34 @@ struct pol_net24v {
 	__u8 val[256];
 };
 
+/* The IPv6 CIDR lookup without the trie (osec_pol_net6, osec_pol_net6x, osec_pol_net6val in
+ * policy.bpf.c). */
+enum pol_net6_flags {
+	POL_NET6_TRIE = 1 << 0, /* search the trie for the addresses of this /16 */
+};
+
+/* osec_pol_net6 value: a /16. */
+struct pol_net6 {
+	__u8 val;   /* the rules of the longest CIDR of /16 or shorter covering the /16: an index into
+		     * osec_pol_net6val (0: none) */
+	__u8 flags; /* enum pol_net6_flags */
+	__u16 node; /* the node of the CIDRs longer than /16 in it: its index in osec_pol_net6x + 1
+		     * (0: none) */
+};
+
+/* osec_pol_net6x value: a node of the IPv6 lookup, a level of a multibit trie (8 bits a level,
+ * levels without a branch or a CIDR skipped): the CIDRs under a prefix of lvl bytes, by the
+ * address's byte lvl. */
+struct pol_net6n {
+	__u8 addr[16];   /* the prefix: the address's first lvl bytes, the rest zero */
+	__u8 mask[16];   /* 0xff for each of those bytes, the rest zero */
+	__u32 lvl;       /* 2 to 15 */
+	__u32 pad;
+	__u8 val[256];   /* by byte lvl: the rules of the longest CIDR covering the prefix and that
+			  * byte, an index into osec_pol_net6val (0: none) */
+	__u16 node[256]; /* by byte lvl: the node of the longer CIDRs under it, index + 1 (0: none) */
+};
+
 /* Value of the binary maps: the rules whose binary selector matches, and the rules whose
  * except-binary selector matches (they do not apply). */
 struct pol_binval {

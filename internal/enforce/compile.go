@@ -178,7 +178,9 @@ type state struct {
 	net4        map[uint16]net24               // osec_pol_net4: the IPv4 /16s CIDRs touch (their /24 bitmaps, flags)
 	net24x      map[uint32]bpf.PolicyPolNet24v // osec_pol_net24x: per IPv4 /24 a CIDR of /17 to /32 touches
 	net4val     []bits                         // osec_pol_net4val: the rules net4 and net24x index (0: none)
-	net6        [net6Words]uint64              // osec_pol_net6: a bit per IPv6 /16 CIDRs touch
+	net6        map[uint16]net6                // osec_pol_net6: the IPv6 /16s CIDRs touch (their rules, first node, flags)
+	net6x       []bpf.PolicyPolNet6n           // osec_pol_net6x: the nodes of the IPv6 CIDRs longer than /16
+	net6val     []bits                         // osec_pol_net6val: the rules net6 and net6x index (0: none)
 	workloads   []ruleWorkload
 	states      []RuleState
 }
@@ -311,10 +313,6 @@ func (s *state) suppresses() bool {
 	return false
 }
 
-// net6Words is the size of the IPv6 CIDR filter's bitmap (osec_pol_net6): one bit per value of
-// an address's first 16 bits.
-const net6Words = 1 << 16 / 64
-
 type net24 = bpf.PolicyPolNet24
 
 // net4Budget is the most entries of a set's IPv4 /24 hash (osec_pol_net24x, ~330 bytes per
@@ -330,23 +328,7 @@ var net4Budget = 16384 // a variable for the tests
 func (s *state) fillNet4() {
 	s.net4 = map[uint16]net24{}
 	s.net24x = map[uint32]bpf.PolicyPolNet24v{}
-	s.net4val = []bits{{}}
-	index := map[bits]uint8{}
-	val := func(b bits) (uint8, bool) {
-		if b == (bits{}) {
-			return 0, true
-		}
-		if i, ok := index[b]; ok {
-			return i, true
-		}
-		if len(s.net4val) == 256 {
-			return 0, false
-		}
-		i := uint8(len(s.net4val))
-		s.net4val = append(s.net4val, b)
-		index[b] = i
-		return i, true
-	}
+	idx := newRuleIndex()
 	// longest returns the rules of the longest CIDR of at most max bits that covers a/max.
 	longest := func(a [4]byte, max int) bits {
 		for l := max; l >= 0; l-- {
@@ -403,13 +385,10 @@ func (s *state) fillNet4() {
 			total -= per16[h]
 		}
 	}
-	ok := true
 	for h := range covered {
 		v := s.net4[h]
 		if !trie[h] {
-			i, fit := val(longest([4]byte{byte(h >> 8), byte(h)}, 16))
-			v.Val = uint32(i)
-			ok = ok && fit
+			v.Val = uint32(idx.of(longest([4]byte{byte(h >> 8), byte(h)}, 16)))
 		}
 		s.net4[h] = v
 	}
@@ -424,8 +403,7 @@ func (s *state) fillNet4() {
 			// Per address, the longest CIDR covering it: the /24's own (or a shorter one),
 			// then the longer ones inside it, shortest first.
 			var n bpf.PolicyPolNet24v
-			base, fit := val(longest([4]byte{byte(h >> 8), byte(h), byte(c)}, 24))
-			ok = ok && fit
+			base := idx.of(longest([4]byte{byte(h >> 8), byte(h), byte(c)}, 24))
 			for x := range n.Val {
 				n.Val[x] = base
 			}
@@ -433,8 +411,7 @@ func (s *state) fillNet4() {
 			ps := inner[k]
 			slices.SortFunc(ps, func(x, y netip.Prefix) int { return x.Bits() - y.Bits() })
 			for _, p := range ps {
-				i, fit := val(s.cidr4[p])
-				ok = ok && fit
+				i := idx.of(s.cidr4[p])
 				first := int(p.Addr().As4()[3])
 				for x := first; x < first+1<<(32-p.Bits()); x++ {
 					n.Val[x] = i
@@ -443,7 +420,8 @@ func (s *state) fillNet4() {
 			s.net24x[k] = n
 		}
 	}
-	if !ok {
+	s.net4val = idx.vals
+	if !idx.ok {
 		// More than 255 distinct sets of rules: the trie for every /16 a CIDR touches.
 		s.net24x = map[uint32]bpf.PolicyPolNet24v{}
 		s.net4val = []bits{{}}
@@ -463,23 +441,210 @@ func (s *state) fillNet4() {
 	}
 }
 
-// fillNetFilter fills what the kernel reads before (IPv6) or instead of (IPv4) the CIDR tries
-// from the closed CIDRs: for IPv4, see fillNet4; for IPv6, a bit per /16 the CIDRs cover or lie
-// in (policy.bpf.c, net6_maybe): an address whose bit is clear matches no CIDR, the kernel then
-// skips the trie.
-func (s *state) fillNetFilter() {
-	s.fillNet4()
-	s.net6 = [net6Words]uint64{}
+// ruleIndex numbers the distinct sets of rules of a CIDR lookup (osec_pol_net4val,
+// osec_pol_net6val): index 0 is none, at most 255 others; past them ok turns false.
+type ruleIndex struct {
+	vals  []bits
+	index map[bits]uint8
+	ok    bool
+}
+
+func newRuleIndex() *ruleIndex {
+	return &ruleIndex{vals: []bits{{}}, index: map[bits]uint8{}, ok: true}
+}
+
+func (x *ruleIndex) of(b bits) uint8 {
+	if b == (bits{}) {
+		return 0
+	}
+	if i, ok := x.index[b]; ok {
+		return i
+	}
+	if len(x.vals) == 256 {
+		x.ok = false
+		return 0
+	}
+	i := uint8(len(x.vals))
+	x.vals = append(x.vals, b)
+	x.index[b] = i
+	return i
+}
+
+type net6 = bpf.PolicyPolNet6
+
+// net6NodeBytes is the kernel's size of an IPv6 lookup node (struct pol_net6n).
+const net6NodeBytes = 16 + 16 + 8 + 256 + 2*256
+
+// net6Budget is the most nodes of a set's IPv6 lookup (osec_pol_net6x, net6NodeBytes each: 13
+// MiB at most): the /16s whose nodes do not fit are searched in the trie (POL_NET6_TRIE), those
+// with the most first. 10,000 CIDRs of /112 to /128 in one /16 take ~4,700; 10,000 /128s in as
+// many /16s, 10,000.
+var net6Budget = 16384 // a variable for the tests
+
+// fillNet6 builds the IPv6 lookup that replaces the trie (osec_pol_net6, osec_pol_net6x and
+// osec_pol_net6val: see policy.bpf.c): per /16 the rules of the longest CIDR of /16 or shorter
+// covering it and the first node of the longer CIDRs in it. s.cidr6 is closed.
+func (s *state) fillNet6() {
+	s.net6 = map[uint16]net6{}
+	s.net6x = nil
+	idx := newRuleIndex()
+	covered := map[uint16]bool{}         // /16s a CIDR of /16 or shorter covers
+	inner := map[uint16][]netip.Prefix{} // /16 -> the CIDRs longer than /16 in it
 	for p := range s.cidr6 {
 		a := p.Addr().As16()
-		first, n := int(a[0])<<8|int(a[1]), 1
-		if p.Bits() < 16 {
-			n = 1 << (16 - p.Bits())
+		h := uint16(a[0])<<8 | uint16(a[1])
+		if l := p.Bits(); l <= 16 {
+			for i := range 1 << (16 - l) {
+				covered[h+uint16(i)] = true
+			}
+			continue
 		}
-		for h := first; h < first+n; h++ {
-			s.net6[h/64] |= 1 << (h % 64)
+		inner[h] = append(inner[h], p)
+	}
+	longest16 := func(h uint16) bits {
+		a := [16]byte{byte(h >> 8), byte(h)}
+		for l := 16; l >= 0; l-- {
+			if v, ok := s.cidr6[netip.PrefixFrom(netip.AddrFrom16(a), l).Masked()]; ok {
+				return v
+			}
+		}
+		return bits{}
+	}
+	// Over the budget: the /16s with the most nodes go to the trie.
+	count := map[uint16]int{}
+	total := 0
+	for h, ps := range inner {
+		b := net6Builder{cidrs: s.cidr6}
+		b.node(ps, 2, bits{})
+		count[h] = b.count
+		total += b.count
+	}
+	trie := map[uint16]bool{}
+	if total > net6Budget {
+		hs := slices.Collect(maps.Keys(count))
+		slices.SortFunc(hs, func(x, y uint16) int { return cmp.Or(count[y]-count[x], cmp.Compare(x, y)) })
+		for _, h := range hs {
+			if total <= net6Budget {
+				break
+			}
+			trie[h] = true
+			total -= count[h]
 		}
 	}
+	b := net6Builder{cidrs: s.cidr6, idx: idx}
+	for h := range covered {
+		if !trie[h] {
+			s.net6[h] = net6{Val: idx.of(longest16(h))}
+		}
+	}
+	// In address order, so that a set compiles to the same nodes each time.
+	for _, h := range slices.Sorted(maps.Keys(inner)) {
+		if trie[h] {
+			continue
+		}
+		base := longest16(h)
+		v := net6{Val: idx.of(base), Node: b.node(inner[h], 2, base)}
+		s.net6[h] = v
+	}
+	s.net6x, s.net6val = b.nodes, idx.vals
+	if !idx.ok {
+		// More than 255 distinct sets of rules: the trie for every /16 a CIDR touches.
+		s.net6x, s.net6val = nil, []bits{{}}
+		clear(s.net6)
+		for h := range covered {
+			trie[h] = true
+		}
+		for h := range inner {
+			trie[h] = true
+		}
+	}
+	for h := range trie {
+		s.net6[h] = net6{Flags: uint8(bpf.PolicyPolNet6FlagsPOL_NET6TRIE)}
+	}
+}
+
+// net6Builder builds the nodes of the IPv6 lookup (struct pol_net6n), or with idx nil only counts
+// them.
+type net6Builder struct {
+	cidrs map[netip.Prefix]bits // closed
+	idx   *ruleIndex
+	nodes []bpf.PolicyPolNet6n
+	count int
+}
+
+// node builds the node of the CIDRs ps, all longer than /8*from and in one /8*from prefix that
+// the rules base cover (those of the longest CIDR covering it), and the nodes below it. It returns
+// the node's index + 1 (0 when only counting).
+func (b *net6Builder) node(ps []netip.Prefix, from int, base bits) uint16 {
+	// Its level: the first byte from `from` where the CIDRs part, or where the shortest ends.
+	first := ps[0].Addr().As16()
+	lvl := 15
+	for _, p := range ps {
+		lvl = min(lvl, (p.Bits()-1)/8)
+		a := p.Addr().As16()
+		for i := from; i < lvl; i++ {
+			if a[i] != first[i] {
+				lvl = i
+				break
+			}
+		}
+	}
+	b.count++
+	// The rules of each slot (the prefix and byte lvl), and the CIDRs below each.
+	slices.SortFunc(ps, func(x, y netip.Prefix) int { return x.Bits() - y.Bits() })
+	var below [256][]netip.Prefix
+	var rules *[256]bits
+	if b.idx != nil {
+		rules = new([256]bits)
+		for x := range rules {
+			rules[x] = base
+		}
+	}
+	for _, p := range ps {
+		a := p.Addr().As16()
+		if p.Bits() > 8*lvl+8 {
+			below[a[lvl]] = append(below[a[lvl]], p)
+			continue
+		}
+		if rules != nil { // shortest first: a longer CIDR's rules include those of a shorter one covering it
+			for x := int(a[lvl]); x < int(a[lvl])+1<<(8*lvl+8-p.Bits()); x++ {
+				rules[x] = b.cidrs[p]
+			}
+		}
+	}
+	if rules == nil {
+		for _, ps := range below {
+			if len(ps) > 0 {
+				b.node(ps, lvl+1, bits{})
+			}
+		}
+		return 0
+	}
+	i := len(b.nodes)
+	b.nodes = append(b.nodes, bpf.PolicyPolNet6n{Lvl: uint32(lvl)})
+	n := &b.nodes[i]
+	copy(n.Addr[:lvl], first[:lvl])
+	for x := range lvl {
+		n.Mask[x] = 0xff
+	}
+	var val [256]uint8
+	var next [256]uint16
+	for x := range 256 {
+		val[x] = b.idx.of(rules[x])
+		if len(below[x]) > 0 {
+			next[x] = b.node(below[x], lvl+1, rules[x])
+		}
+	}
+	n = &b.nodes[i] // the slice may have grown
+	n.Val, n.Node = val, next
+	return uint16(i + 1)
+}
+
+// fillNetFilter fills what the kernel reads instead of the CIDR tries (but for the /16s left
+// to them) from the closed CIDRs: see fillNet4 and fillNet6.
+func (s *state) fillNetFilter() {
+	s.fillNet4()
+	s.fillNet6()
 }
 
 // chooseHook picks the rule's backend among the attached hooks.

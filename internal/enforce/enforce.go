@@ -67,6 +67,7 @@ type Enforcer struct {
 	innerFDs [2]map[string]*ebpf.Map
 	ports    [2][]uint16
 	net4     [2][]uint16 // the IPv4 /16s whose osec_pol_net4 entries the slot may hold
+	net6     [2][]uint16 // the IPv6 /16s whose osec_pol_net6 entries the slot may hold
 	failed   error       // the last Apply's error
 
 	applied, refused atomic.Uint64
@@ -82,7 +83,7 @@ var outerMaps = []string{
 	"osec_pol_bin_exact", "osec_pol_bin_prefix", "osec_pol_bin_suffix", "osec_pol_path_exact", "osec_pol_path_prefix",
 	"osec_pol_cidr4", "osec_pol_cidr6", "osec_pol_cgroups", "osec_pol_uids", "osec_pol_euids",
 	"osec_pol_par_exact", "osec_pol_par_prefix", "osec_pol_par_suffix",
-	"osec_pol_touids", "osec_pol_net24x",
+	"osec_pol_touids", "osec_pol_net24x", "osec_pol_net6x",
 }
 
 // hook programs.
@@ -653,6 +654,13 @@ func (e *Enforcer) buildInner(st *state, cg map[uint64]bpf.PolicyPolCgroup) (_ m
 		{"osec_pol_cidr4", len(st.cidr4), cidrs(st.cidr4, true)},
 		{"osec_pol_cidr6", len(st.cidr6), cidrs(st.cidr6, false)},
 		{"osec_pol_net24x", len(st.net24x), func(mp *ebpf.Map) error { return putMap(mp, st.net24x) }},
+		{"osec_pol_net6x", len(st.net6x), func(mp *ebpf.Map) error {
+			keys := make([]uint32, len(st.net6x))
+			for i := range keys {
+				keys[i] = uint32(i)
+			}
+			return putAll(mp, keys, st.net6x)
+		}},
 		{"osec_pol_uids", len(st.uids), ids(st.uids)},
 		{"osec_pol_euids", len(st.euids), ids(st.euids)},
 		{"osec_pol_touids", len(st.touids), ids(st.touids)},
@@ -739,28 +747,30 @@ func (e *Enforcer) writeSlot(slot uint32, st *state, fds map[string]*ebpf.Map) e
 	if err := putAll(e.coll.Maps["osec_pol_rate"], keys, zero); err != nil {
 		return fmt.Errorf("rate limits: %w", err)
 	}
-	// Ports, and the IPv4 CIDR filter's /16s (the IPv6 bitmap is written whole, below).
+	// Ports, and the CIDR lookups' /16s.
 	if err := putSparse(e.coll.Maps["osec_pol_ports"], slot, &e.ports[slot], st.ports); err != nil {
 		return fmt.Errorf("ports: %w", err)
 	}
 	if err := putSparse(e.coll.Maps["osec_pol_net4"], slot, &e.net4[slot], st.net4); err != nil {
 		return fmt.Errorf("CIDR filter, IPv4: %w", err)
 	}
+	if err := putSparse(e.coll.Maps["osec_pol_net6"], slot, &e.net6[slot], st.net6); err != nil {
+		return fmt.Errorf("CIDR filter, IPv6: %w", err)
+	}
 	vk := make([]uint32, 256)
 	vv := make([]bits, 256)
 	for i := range vk {
 		vk[i] = slot*256 + uint32(i)
 	}
-	copy(vv, st.net4val)
-	if err := putAll(e.coll.Maps["osec_pol_net4val"], vk, vv); err != nil {
-		return fmt.Errorf("CIDR rules, IPv4: %w", err)
-	}
-	n6 := make([]uint32, net6Words)
-	for i := range n6 {
-		n6[i] = slot*net6Words + uint32(i)
-	}
-	if err := putAll(e.coll.Maps["osec_pol_net6"], n6, st.net6[:]); err != nil {
-		return fmt.Errorf("CIDR filter, IPv6: %w", err)
+	for _, t := range []struct {
+		m    string
+		vals []bits
+	}{{"osec_pol_net4val", st.net4val}, {"osec_pol_net6val", st.net6val}} {
+		clear(vv)
+		copy(vv, t.vals)
+		if err := putAll(e.coll.Maps[t.m], vk, vv); err != nil {
+			return fmt.Errorf("CIDR rules, %s: %w", t.m, err)
+		}
 	}
 	for _, name := range outerMaps {
 		if err := e.coll.Maps[name].Put(slot, fds[name]); err != nil {

@@ -564,6 +564,125 @@ func TestConnectCIDRLookup(t *testing.T) {
 	check(72)
 }
 
+// TestConnectCIDRLookup6 checks the IPv6 CIDR lookup that replaces the trie (osec_pol_net6,
+// osec_pol_net6x, osec_pol_net6val): covering /16s, the nodes of longer CIDRs (a /48 with a
+// /128 in it, a /64 with a /125, a lone /128 whose node skips nine bytes, a /80), the rules of a
+// CIDR that covers a longer one, and a /16 over the nodes' budget that the trie answers.
+// A denied connect is EPERM. An allowed one to ::1, where nobody listens, is refused; to any
+// other address (not local: the connect is non-blocking, its error is the route's, the SYN's or
+// none) it is anything but EPERM.
+func TestConnectCIDRLookup6(t *testing.T) {
+	e := newEnv(t)
+	loopbackUp(t)
+	if _, ok := networkHook(e); !ok {
+		t.Skip("this kernel has neither BPF LSM nor cgroup sock_addr hooks")
+	}
+	const p, q = 40001, 40002
+	a := rule(1, "a", policy.EventConnect, policy.ActionDeny)
+	a.Ports = []policy.PortRange{{First: p, Last: p}}
+	for _, c := range []string{"fd00::/8", "::/120", "2001:db8:1::/48", "2001:db8:2::/64", "2001:db8:3::1/128", "2001:db8:4:0:1::/80"} {
+		a.CIDRs = append(a.CIDRs, netip.MustParsePrefix(c))
+	}
+	b := rule(2, "b", policy.EventConnect, policy.ActionDeny)
+	b.Ports = []policy.PortRange{{First: q, Last: q}}
+	b.CIDRs = []netip.Prefix{netip.MustParsePrefix("2001:db8:1::7/128"), netip.MustParsePrefix("2001:db8:2::8/125")}
+	cases := []struct {
+		addr string
+		port uint16
+		deny bool
+	}{
+		{"::1", p, true},          // ::/120
+		{"::1", q, false},         // refused
+		{"fd12:3456::1", p, true}, // a /16 that fd00::/8 covers
+		{"fe00::1", p, false},
+		{"2001:db8:1:5::9", p, true}, // the /48
+		{"2001:db8:1::7", p, true},   // b's /128 carries a's rules (the /48 covers it)
+		{"2001:db8:1::7", q, true},   // and b's
+		{"2001:db8:1::8", q, false},
+		{"2001:db8:2::1", p, true},  // the /64
+		{"2001:db8:2::1", q, false}, // outside b's /125
+		{"2001:db8:2::9", q, true},  // inside it
+		{"2001:db8:2::9", p, true},
+		{"2001:db8:2:1::9", p, false},
+		{"2001:db8:3::1", p, true},          // the lone /128
+		{"2001:db8:3::2", p, false},         // the same node, another slot
+		{"2001:db8:3:1::1", p, false},       // a byte its node skips differs
+		{"2001:db8:4:0:1:ffff::1", p, true}, // the /80
+		{"2001:db8:4:0:2::1", p, false},
+		{"2001:db8:5::1", p, false}, // the same /16, no CIDR
+		{"2001:db9::1", p, false},
+	}
+	check := func(gen uint64) {
+		t.Helper()
+		for _, c := range cases {
+			ap := netip.AddrPortFrom(netip.MustParseAddr(c.addr), c.port)
+			if ap.Addr().IsLoopback() {
+				want := unix.ECONNREFUSED
+				if c.deny {
+					want = unix.EPERM
+				}
+				assert.ErrorIs(t, connect(ap), want, "gen %d: %s", gen, ap)
+				continue
+			}
+			err := connectNonblock(t, ap)
+			if c.deny {
+				assert.ErrorIs(t, err, unix.EPERM, "gen %d: %s", gen, ap)
+			} else {
+				assert.NotErrorIs(t, err, unix.EPERM, "gen %d: %s", gen, ap)
+			}
+		}
+	}
+	set := &policy.Set{Generation: 81, Rules: []policy.Rule{a, b}}
+	require.NoError(t, e.enf.Apply(set))
+	e.enf.mu.Lock()
+	st := e.enf.cur[e.enf.active]
+	e.enf.mu.Unlock()
+	require.NotEmpty(t, st.net6x)
+	for h, v := range st.net6 {
+		require.Zero(t, v.Flags, "%#x: within the budget, no /16 is left to the trie", h)
+	}
+	check(81)
+	// The nodes answer alone: the same with the active trie emptied behind the compiler's back
+	// (a missing entry would fall back to the trie and hide a wrong lookup).
+	e.enf.mu.Lock()
+	trie := e.enf.innerFDs[e.enf.active]["osec_pol_cidr6"]
+	e.enf.mu.Unlock()
+	var keys []bpf.PolicyPolLpm6
+	var k bpf.PolicyPolLpm6
+	var v bits
+	for it := trie.Iterate(); it.Next(&k, &v); {
+		keys = append(keys, k)
+	}
+	require.Len(t, keys, 8)
+	for _, k := range keys {
+		require.NoError(t, trie.Delete(k))
+	}
+	check(81)
+
+	// Over the nodes' budget, the /16s with the most nodes are left to the trie: the same
+	// answers.
+	defer func(n int) { net6Budget = n }(net6Budget)
+	net6Budget = 2
+	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 82, Rules: []policy.Rule{a, b}}))
+	e.enf.mu.Lock()
+	st = e.enf.cur[e.enf.active]
+	e.enf.mu.Unlock()
+	assert.Equal(t, net6{Flags: uint8(bpf.PolicyPolNet6FlagsPOL_NET6TRIE)}, st.net6[0x2001], "2001's nodes are over the budget of 2")
+	assert.Equal(t, net6{Node: 1}, st.net6[0], "::/120's one node fits")
+	assert.Len(t, st.net6x, 1)
+	check(82)
+}
+
+// connectNonblock connects a non-blocking TCP socket to ap: the error of the connect call
+// (EINPROGRESS when it sent a SYN).
+func connectNonblock(t *testing.T, ap netip.AddrPort) error {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	require.NoError(t, err)
+	defer unix.Close(fd)
+	return unix.Connect(fd, &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()})
+}
+
 func TestRateLimit(t *testing.T) {
 	e := newEnv(t)
 	loopbackUp(t)
@@ -823,13 +942,17 @@ func TestCompileNeed(t *testing.T) {
 	assert.Equal(t, want, st.hdr.Need)
 }
 
-// TestCompileNet4Overflow: a set whose CIDRs carry more than 255 distinct sets of rules (the
-// index of osec_pol_net4val is a byte) leaves every /16 to the trie, and says so in the flags.
-func TestCompileNet4Overflow(t *testing.T) {
+// TestCompileNetOverflow: a set whose CIDRs of a family carry more than 255 distinct sets of
+// rules (the index of osec_pol_net4val and osec_pol_net6val is a byte) leaves every /16 of that
+// family to the trie, and says so in the flags.
+func TestCompileNetOverflow(t *testing.T) {
 	var set policy.Set
 	for i := range MaxRules {
 		r := rule(uint32(i+1), fmt.Sprintf("r%d", i), policy.EventConnect, policy.ActionAudit)
-		r.CIDRs = []netip.Prefix{netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 7, 0}), 24)}
+		r.CIDRs = []netip.Prefix{
+			netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 7, 0}), 24),
+			netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, byte(i)}), 48),
+		}
 		set.Rules = append(set.Rules, r)
 	}
 	st, err := compile(&set, map[Hook]bool{HookConnectCG: true})
@@ -840,12 +963,32 @@ func TestCompileNet4Overflow(t *testing.T) {
 	for h, v := range st.net4 {
 		assert.Equal(t, net24{W: [4]uint64{1 << 7}, Flags: uint32(bpf.PolicyPolNet4FlagsPOL_NET4TRIE)}, v, "%#x", h)
 	}
-	// One rule fewer fits.
+	assert.Equal(t, map[uint16]net6{0x2001: {Flags: uint8(bpf.PolicyPolNet6FlagsPOL_NET6TRIE)}}, st.net6)
+	assert.Empty(t, st.net6x)
+	assert.Equal(t, []bits{{}}, st.net6val)
+	// One rule fewer fits: one node, at byte 5 of 2001:db8::/32, with a slot per rule.
 	set.Rules = set.Rules[:MaxRules-1]
 	st, err = compile(&set, map[Hook]bool{HookConnectCG: true})
 	require.NoError(t, err)
 	assert.Len(t, st.net24x, MaxRules-1)
 	assert.Len(t, st.net4val, MaxRules)
+	assert.Equal(t, map[uint16]net6{0x2001: {Node: 1}}, st.net6)
+	require.Len(t, st.net6x, 1)
+	assert.Equal(t, uint32(5), st.net6x[0].Lvl)
+	for x := range MaxRules - 1 {
+		assert.Equal(t, bitsOf0(x), st.net6val[st.net6x[0].Val[x]], "slot %d", x)
+	}
+	assert.Zero(t, st.net6x[0].Val[MaxRules-1])
+	assert.Len(t, st.net6val, MaxRules)
+}
+
+// bitsOf0 is the set of rule bits ids (from 0).
+func bitsOf0(ids ...int) bits {
+	var b bits
+	for _, i := range ids {
+		set(&b, i)
+	}
+	return b
 }
 
 func TestCompileClosure(t *testing.T) {
@@ -890,20 +1033,12 @@ func TestCompileClosure(t *testing.T) {
 		assert.Equal(t, want, st.net4val[v.Val], "10.%d", h&0xff)
 	}
 	assert.Empty(t, st.net24x)
-	ones := func(words [net6Words]uint64) []int {
-		var hs []int
-		for h := range 1 << 16 {
-			if words[h/64]>>(h%64)&1 == 1 {
-				hs = append(hs, h)
-			}
-		}
-		return hs
+	require.Len(t, st.net6, 256)
+	for h := uint16(0xfd00); h <= 0xfdff; h++ {
+		assert.Equal(t, net6{Val: 1}, st.net6[h], "%#x", h)
 	}
-	var want6 []int
-	for h := 0xfd00; h <= 0xfdff; h++ {
-		want6 = append(want6, h)
-	}
-	assert.Equal(t, want6, ones(st.net6))
+	assert.Equal(t, []bits{{}, bitsOf(3)}, st.net6val)
+	assert.Empty(t, st.net6x)
 
 	// CIDRs longer than /16: the /24s they cover or lie in.
 	n := rule(1, "n", policy.EventConnect, policy.ActionAudit)
@@ -942,7 +1077,13 @@ func TestCompileClosure(t *testing.T) {
 		want24[k24(10, 2, c)] = span(0, 255)
 	}
 	assert.Equal(t, want24, nst.net24x)
-	assert.Equal(t, []int{0x2001, 0x2002, 0x2003}, ones(nst.net6))
+	// IPv6: 2002::/15 covers two /16s; 2001:db8::/32 is a node of the /16 2001, at its byte 3.
+	assert.Equal(t, map[uint16]net6{0x2001: {Node: 1}, 0x2002: {Val: 1}, 0x2003: {Val: 1}}, nst.net6)
+	require.Len(t, nst.net6x, 1)
+	want6 := bpf.PolicyPolNet6n{Addr: [16]byte{0x20, 0x01, 0x0d}, Mask: [16]byte{0xff, 0xff, 0xff}, Lvl: 3}
+	want6.Val[0xb8] = 1
+	assert.Equal(t, want6, nst.net6x[0])
+	assert.Equal(t, []bits{{}, bitsOf(1)}, nst.net6val)
 	assert.Equal(t, bitsOf(1, 2, 5), st.hdr.Hook[HookExecTP])
 	assert.Equal(t, bitsOf(3, 4), st.hdr.Hook[HookConnectCG])
 	assert.Equal(t, bitsOf(3, 4), st.hdr.AnyBinary)
