@@ -53,7 +53,8 @@ import (
 //     inner, 10k/inner  the same with 127.0.0.1/32, which covers the address;
 //     one6, 10k6, hit6, 10k6/hit  IPv6, connect only, to ::1 (cgroup/connect6 or the LSM
 //     program): one CIDR or 10,000 in another /16, a CIDR covering the address alone or
-//     with 10,000 around it;
+//     with 10,000 around it; deep6, that CIDR with 13 /128s that make the address's path in
+//     the lookup as deep as it goes (a node per byte);
 //   - each block: OTELSEC_POLICY_BENCH_EXECS (default 200) fork+exec+wait of a copy of true
 //     with one 1,000-byte argument (50 × "--some-option=value "),
 //     and OTELSEC_POLICY_BENCH_CONNECTS (default 5,000) TCP connects to a closed loopback
@@ -169,10 +170,10 @@ func BenchmarkPolicyEnforcement(b *testing.B) {
 		{"inner", &policy.Set{Rules: []policy.Rule{execRule([]string{first + "/bench-0/tenant-00000/bin"}), connRule(append(slices.Clone(nested), netip.MustParsePrefix("127.0.0.1/32")))}}, false},
 		{"10k/inner", &policy.Set{Rules: []policy.Rule{execRule([]string{first + "/bench-0/tenant-00000/bin"}), connRule(append(append(slices.Clone(near), nested...), netip.MustParsePrefix("127.0.0.1/32")))}}, false},
 	}
-	// IPv6, connect only, to ::1 (the IPv6 lookup is a bit per /16, then the trie): one6 and
-	// 10k6, one CIDR or 10,000 (/112 to /128) in another /16 (fd00::/16); hit6 and 10k6/hit, a
-	// CIDR covering the address (::/120) alone or with 10,000 in its /16 around it (::1:0 to
-	// ::28:ffff).
+	// IPv6, connect only, to ::1 (the IPv6 lookup is an entry per /16, then a node per level
+	// where the CIDRs part or end): one6 and 10k6, one CIDR or 10,000 (/112 to /128) in another
+	// /16 (fd00::/16); hit6 and 10k6/hit, a CIDR covering the address (::/120) alone or with
+	// 10,000 in its /16 around it (::1:0 to ::28:ffff): one node more.
 	near6 := make([]netip.Prefix, 10000)
 	far6 := make([]netip.Prefix, 10000)
 	for i := range near6 {
@@ -183,6 +184,14 @@ func BenchmarkPolicyEnforcement(b *testing.B) {
 		far6[i] = netip.PrefixFrom(netip.AddrFrom16(a), 112+i%17).Masked()
 	}
 	hit6 := netip.MustParsePrefix("::/120")
+	// deep6: the address's path at its deepest, a node per byte (2 to 14): a /128 parting from
+	// ::1 at each of those bytes, and hit6 (13 CIDRs: depth, not number).
+	deep6 := []netip.Prefix{hit6}
+	for l := 2; l < 15; l++ {
+		var a [16]byte
+		a[l], a[15] = 1, 1
+		deep6 = append(deep6, netip.PrefixFrom(netip.AddrFrom16(a), 128))
+	}
 	scenarios6 := []struct {
 		name  string
 		cidrs []netip.Prefix
@@ -191,6 +200,7 @@ func BenchmarkPolicyEnforcement(b *testing.B) {
 		{"10k6", far6},
 		{"hit6", []netip.Prefix{hit6}},
 		{"10k6/hit", append(slices.Clone(near6), hit6)},
+		{"deep6", deep6},
 	}
 	conn6Ns := make([][]float64, len(scenarios6))
 	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
@@ -329,7 +339,7 @@ func BenchmarkPolicyEnforcement(b *testing.B) {
 		fmt.Fprintf(&out, "  %-8s connect6 %6.0f   (per round %v)\n", s.name, median(conn6Ns[i]), rounded(conn6Ns[i]))
 		b.ReportMetric(median(conn6Ns[i]), s.name+"-connect6-ns")
 	}
-	for _, pair := range [][2]int{{1, 0}, {3, 2}} {
+	for _, pair := range [][2]int{{1, 0}, {3, 2}, {4, 2}} {
 		var dc []float64
 		for r, v := range conn6Ns[pair[0]] {
 			dc = append(dc, v-conn6Ns[pair[1]][r])
