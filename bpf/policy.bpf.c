@@ -131,11 +131,9 @@ const struct pol_lpm4 *unused_pol_lpm4 __attribute__((unused));
 const struct pol_lpm6 *unused_pol_lpm6 __attribute__((unused));
 const struct pol_cgroup *unused_pol_cgroup __attribute__((unused));
 const struct pol_bits *unused_pol_bits __attribute__((unused));
-const enum pol_net4_flags *unused_pol_net4_flags __attribute__((unused));
-const struct pol_net24v *unused_pol_net24v __attribute__((unused));
-const enum pol_net6_flags *unused_pol_net6_flags __attribute__((unused));
-const struct pol_net6 *unused_pol_net6 __attribute__((unused));
-const struct pol_net6n *unused_pol_net6n __attribute__((unused));
+const enum pol_net_flags *unused_pol_net_flags __attribute__((unused));
+const struct pol_net16 *unused_pol_net16 __attribute__((unused));
+const struct pol_netn *unused_pol_netn __attribute__((unused));
 const struct pol_rule *unused_pol_rule __attribute__((unused));
 const struct pol_active *unused_pol_active __attribute__((unused));
 const struct pol_binval *unused_pol_binval __attribute__((unused));
@@ -181,43 +179,39 @@ struct {
 	__type(value, struct pol_bits);
 } osec_pol_ports SEC(".maps");
 
-/* IPv4 CIDRs are looked up without the trie, whose lookup walks one node per branching prefix
- * on the way (with 10,000 CIDRs near the address, ~10 nodes): at most three reads, the same
- * for one CIDR or 16,384, wherever they are.
+/* CIDRs are looked up without the LPM tries, whose lookup walks one node per branching prefix on
+ * the way (with 10,000 CIDRs near the address, ~10 nodes): one read per /16, then one per level
+ * where the CIDRs around the address part or end, then the rules. The number of CIDRs does not
+ * matter, only how the ones around the address nest: with 10,000 CIDRs in one IPv4 /16, or in
+ * one IPv6 /112, the same reads as with one of them.
  *
- * osec_pol_net4[gen * 65536 + hi], hi an IPv4 address's first 16 bits (struct pol_net24): a bit
- * per /24 of that /16 (by the third byte) that a CIDR of /17 to /32 covers or lies in, and the
- * rules of the longest CIDR of /16 or shorter covering the /16. 5 MiB: 40 bytes per /16 and set.
- * osec_pol_net24x[gen] (struct pol_net24v by the /24, a[0] << 16 | a[1] << 8 | a[2]): every /24
- * whose bit is set, with the rules of the longest CIDR covering each of its addresses.
- * osec_pol_net4val[gen * 256 + i]: the rules, by index: the distinct sets of rules of a policy
- * set's CIDRs (the compiler closes each CIDR's rules over the shorter CIDRs covering it), at
- * most 255, a few lines the lookups keep in the cache.
- * An address whose /16 no CIDR touches costs one array read; one in a /16 a CIDR covers, whose
- * /24 no longer CIDR touches, two; one in a /24 a CIDR of /17 to /32 touches, an exact-match
- * hash read between the two. The /16s whose /24s do not fit the hash's budget, and all of a
- * set whose CIDRs carry more than 255 sets of rules, are searched in the trie (POL_NET4_TRIE).
- *
- *
- * IPv6 CIDRs, likewise without the trie: at most one read per level where the CIDRs around the
- * address part or end (for 10,000 CIDRs of one /112, two), the same for one CIDR or 16,384.
- * osec_pol_net6[gen * 65536 + hi], hi an IPv6 address's first 16 bits (struct pol_net6): the
- * rules of the longest CIDR of /16 or shorter covering the /16, and the first node of the CIDRs
- * longer than /16 in it.
- * osec_pol_net6x[gen] (struct pol_net6n by index): the nodes, each a level of a multibit trie
- * of 8 bits a level, path-compressed: a node's level is the first byte after its parent's where
- * its CIDRs part or one of them ends; an address that differs from the node's prefix in the
- * bytes skipped has no longer CIDR than the parent's slot says. Per value of the byte, the rules
- * of the longest CIDR covering the prefix with it, and the node below.
- * osec_pol_net6val[gen * 256 + i]: the rules, by index, as for IPv4.
- * A /16 whose nodes do not fit the budget, and all of a set whose IPv6 CIDRs carry more than
- * 255 sets of rules, are searched in the trie (POL_NET6_TRIE). */
+ * osec_pol_net4[gen * 65536 + hi] and osec_pol_net6[gen * 65536 + hi], hi an address's first 16
+ * bits (struct pol_net16): the rules of the longest CIDR of /16 or shorter covering the /16, and
+ * the first node of the CIDRs longer than /16 in it.
+ * osec_pol_netx[gen] (struct pol_netn by index): the nodes of both families, each a level of a
+ * multibit trie of 8 bits a level, path-compressed: a node's level is the first byte after its
+ * parent's where its CIDRs part or one of them ends; an address that differs from the node's
+ * prefix in a byte skipped has no longer CIDR than the parent's slot says. Per value of the
+ * byte, the rules of the longest CIDR covering the prefix with it, and the node below. IPv4
+ * addresses are mapped into IPv6 (::ffff:a.b.c.d): their nodes are at the last two levels.
+ * osec_pol_net4val[gen * 256 + i], osec_pol_net6val likewise: the rules, by index, the distinct
+ * sets of rules of a family's CIDRs (the compiler closes each CIDR's rules over the shorter
+ * CIDRs covering it), at most 255, a few lines that stay in the cache.
+ * The /16s whose nodes do not fit the budget, and all of a family whose CIDRs carry more than
+ * 255 sets of rules, are searched in the trie (POL_NET_TRIE). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 2 * 65536);
 	__type(key, __u32);
-	__type(value, struct pol_net24);
+	__type(value, struct pol_net16);
 } osec_pol_net4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * 65536);
+	__type(key, __u32);
+	__type(value, struct pol_net16);
+} osec_pol_net6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -225,13 +219,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct pol_bits);
 } osec_pol_net4val SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2 * 65536);
-	__type(key, __u32);
-	__type(value, struct pol_net6);
-} osec_pol_net6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -313,9 +300,8 @@ POL_INNER(pol_bin_lpm, BPF_MAP_TYPE_LPM_TRIE, struct file_key, struct pol_binval
 POL_INNER(pol_bin_hash, BPF_MAP_TYPE_HASH, struct file_key, struct pol_binval, 0);
 POL_INNER(pol_lpm4_trie, BPF_MAP_TYPE_LPM_TRIE, struct pol_lpm4, struct pol_bits, BPF_F_NO_PREALLOC);
 POL_INNER(pol_lpm6_trie, BPF_MAP_TYPE_LPM_TRIE, struct pol_lpm6, struct pol_bits, BPF_F_NO_PREALLOC);
-POL_INNER(pol_net24_hash, BPF_MAP_TYPE_HASH, __u32, struct pol_net24v, 0);
 /* Sized per set: BPF_F_INNER_MAP lets an inner array's size differ from this template's. */
-POL_INNER(pol_net6_nodes, BPF_MAP_TYPE_ARRAY, __u32, struct pol_net6n, BPF_F_INNER_MAP);
+POL_INNER(pol_net_nodes, BPF_MAP_TYPE_ARRAY, __u32, struct pol_netn, BPF_F_INNER_MAP);
 POL_INNER(pol_cg_hash, BPF_MAP_TYPE_HASH, __u64, struct pol_cgroup, 0);
 POL_INNER(pol_id_hash, BPF_MAP_TYPE_HASH, __u32, struct pol_bits, 0);
 
@@ -337,8 +323,7 @@ POL_OUTER(osec_pol_path_exact, pol_path_hash);
 POL_OUTER(osec_pol_path_prefix, pol_path_lpm);
 POL_OUTER(osec_pol_cidr4, pol_lpm4_trie);
 POL_OUTER(osec_pol_cidr6, pol_lpm6_trie);
-POL_OUTER(osec_pol_net24x, pol_net24_hash); /* IPv4 CIDRs: per /24 (below) */
-POL_OUTER(osec_pol_net6x, pol_net6_nodes);  /* IPv6 CIDRs: the nodes (below) */
+POL_OUTER(osec_pol_netx, pol_net_nodes); /* the CIDR lookup's nodes (above) */
 POL_OUTER(osec_pol_cgroups, pol_cg_hash);
 POL_OUTER(osec_pol_uids, pol_id_hash);
 POL_OUTER(osec_pol_euids, pol_id_hash);
@@ -1054,90 +1039,85 @@ static __always_inline bool is_v4mapped(const __u8 *a)
 	return lo == 0 && mid == 0 && a[10] == 0xff && a[11] == 0xff;
 }
 
-/* net4_lookup returns the rules of the CIDRs of set gen that cover the IPv4 address a (network
- * byte order; see osec_pol_net4), or NULL: then *trie says whether the trie must be searched
- * (a /16 left to it, or an entry the compiler did not write) or no CIDR covers a. */
-static __always_inline struct pol_bits *net4_lookup(__u32 gen, const __u8 *a, bool *trie)
+/* net_lookup returns the index of the rules of the CIDRs of set gen that cover the address a
+ * (16 bytes of a map value, IPv4 mapped) whose /16's entry is s (see osec_pol_net4), or -1 when
+ * the trie must be searched (a /16 left to it, or an entry the compiler did not write). */
+static __always_inline int net_lookup(__u32 gen, const __u8 *a, struct pol_net16 *s)
 {
-	__u32 idx = gen * 65536 + ((__u32)a[0] << 8 | a[1]);
-	struct pol_net24 *s = bpf_map_lookup_elem(&osec_pol_net4, &idx);
-	struct pol_net24v *n;
-	__u32 val, k24;
-	void *in;
-
-	*trie = true;
-	if (!s)
-		return NULL;
-	if ((s->w[a[2] / 64] >> (a[2] % 64)) & 1) {
-		if (s->flags & POL_NET4_TRIE)
-			return NULL;
-		in = bpf_map_lookup_elem(&osec_pol_net24x, &gen);
-		if (!in)
-			return NULL;
-		k24 = (__u32)a[0] << 16 | (__u32)a[1] << 8 | a[2];
-		n = bpf_map_lookup_elem(in, &k24);
-		if (!n)
-			return NULL;
-		val = n->val[a[3]];
-	} else {
-		val = s->val;
-	}
-	*trie = false;
-	if (!val)
-		return NULL;
-	idx = gen * 256 + (val & 255);
-	return bpf_map_lookup_elem(&osec_pol_net4val, &idx);
-}
-
-/* net6_lookup returns the rules of the CIDRs of set gen that cover the IPv6 address a (see
- * osec_pol_net6), or NULL: then *trie says whether the trie must be searched (a /16 left to it,
- * or an entry the compiler did not write) or no CIDR covers a. a is a map value's 16 bytes. */
-static __always_inline struct pol_bits *net6_lookup(__u32 gen, const __u8 *a, bool *trie)
-{
-	__u32 idx = gen * 65536 + ((__u32)a[0] << 8 | a[1]);
-	struct pol_net6 *s = bpf_map_lookup_elem(&osec_pol_net6, &idx);
 	__u64 lo, hi, plo, phi, mlo, mhi;
-	struct pol_net6n *n;
+	struct pol_netn *n;
 	__u32 val, node, k;
 	void *in;
 
-	*trie = true;
-	if (!s || (s->flags & POL_NET6_TRIE))
-		return NULL;
+	if (!s || (s->flags & POL_NET_TRIE))
+		return -1;
 	val = s->val;
 	node = s->node;
-	if (node) {
-		in = bpf_map_lookup_elem(&osec_pol_net6x, &gen);
-		if (!in)
-			return NULL;
-		__builtin_memcpy(&lo, a, 8);
-		__builtin_memcpy(&hi, a + 8, 8);
-		/* Each node is at least a byte deeper than its parent: levels 2 to 15. */
-		for (int i = 0; i < 14 && node; i++) {
-			k = node - 1;
-			n = bpf_map_lookup_elem(in, &k);
-			if (!n)
-				return NULL;
-			__builtin_memcpy(&plo, n->addr, 8);
-			__builtin_memcpy(&phi, n->addr + 8, 8);
-			__builtin_memcpy(&mlo, n->mask, 8);
-			__builtin_memcpy(&mhi, n->mask + 8, 8);
-			if ((lo & mlo) != plo || (hi & mhi) != phi) {
-				node = 0; /* it differs in a byte skipped: the parent's slot is the answer */
-				break;
-			}
-			k = a[n->lvl & 15];
-			val = n->val[k];
-			node = n->node[k];
-		}
-		if (node)
-			return NULL; /* deeper than any set the compiler writes */
+	if (!node)
+		return val;
+	in = bpf_map_lookup_elem(&osec_pol_netx, &gen);
+	if (!in)
+		return -1;
+	__builtin_memcpy(&lo, a, 8);
+	__builtin_memcpy(&hi, a + 8, 8);
+	/* Each node is at least a byte deeper than its parent: levels 2 to 15. */
+	for (int i = 0; i < 14 && node; i++) {
+		k = node - 1;
+		n = bpf_map_lookup_elem(in, &k);
+		if (!n)
+			return -1;
+		__builtin_memcpy(&plo, n->addr, 8);
+		__builtin_memcpy(&phi, n->addr + 8, 8);
+		__builtin_memcpy(&mlo, n->mask, 8);
+		__builtin_memcpy(&mhi, n->mask + 8, 8);
+		if ((lo & mlo) != plo || (hi & mhi) != phi)
+			return val; /* it differs in a byte skipped: the parent's slot is the answer */
+		k = a[n->lvl & 15];
+		val = n->val[k];
+		node = n->node[k];
 	}
-	*trie = false;
-	if (!val)
-		return NULL;
-	idx = gen * 256 + (val & 255);
-	return bpf_map_lookup_elem(&osec_pol_net6val, &idx);
+	if (node)
+		return -1; /* deeper than any set the compiler writes */
+	return val;
+}
+
+/* cidr_rules returns the rules of the CIDRs of set gen that cover the address a (16 bytes of a
+ * map value, IPv4 mapped), or NULL. */
+static __always_inline struct pol_bits *cidr_rules(__u32 gen, const __u8 *a)
+{
+	__u32 idx;
+	void *in;
+	int val;
+
+	if (is_v4mapped(a)) {
+		struct pol_lpm4 k = {.prefixlen = 32};
+
+		idx = gen * 65536 + ((__u32)a[12] << 8 | a[13]);
+		val = net_lookup(gen, a, bpf_map_lookup_elem(&osec_pol_net4, &idx));
+		if (val > 0) {
+			idx = gen * 256 + (val & 255);
+			return bpf_map_lookup_elem(&osec_pol_net4val, &idx);
+		}
+		if (val == 0)
+			return NULL;
+		__builtin_memcpy(k.addr, a + 12, 4);
+		in = bpf_map_lookup_elem(&osec_pol_cidr4, &gen);
+		return in ? bpf_map_lookup_elem(in, &k) : NULL;
+	} else {
+		struct pol_lpm6 k = {.prefixlen = 128};
+
+		idx = gen * 65536 + ((__u32)a[0] << 8 | a[1]);
+		val = net_lookup(gen, a, bpf_map_lookup_elem(&osec_pol_net6, &idx));
+		if (val > 0) {
+			idx = gen * 256 + (val & 255);
+			return bpf_map_lookup_elem(&osec_pol_net6val, &idx);
+		}
+		if (val == 0)
+			return NULL;
+		__builtin_memcpy(k.addr, a, 16);
+		in = bpf_map_lookup_elem(&osec_pol_cidr6, &gen);
+		return in ? bpf_map_lookup_elem(in, &k) : NULL;
+	}
 }
 
 /* and_addr applies the CIDR, port and protocol selectors to e's address. */
@@ -1145,37 +1125,12 @@ static __always_inline void and_addr(__u32 gen, struct pol_hdr *h, struct pol_bi
 				     struct policy_event *e)
 {
 	struct pol_bits m, *v;
-	void *in;
 
 	if (bits_need(cand, &h->any_addr)) {
 		m = h->any_addr;
-		if (is_v4mapped(e->addr)) {
-			struct pol_lpm4 k = {.prefixlen = 32};
-			bool trie;
-
-			v = net4_lookup(gen, e->addr + 12, &trie);
-			if (v) {
-				bits_or(&m, v);
-			} else if (trie) {
-				__builtin_memcpy(k.addr, e->addr + 12, 4);
-				in = bpf_map_lookup_elem(&osec_pol_cidr4, &gen);
-				if (in && (v = bpf_map_lookup_elem(in, &k)))
-					bits_or(&m, v);
-			}
-		} else {
-			struct pol_lpm6 k = {.prefixlen = 128};
-			bool trie;
-
-			v = net6_lookup(gen, e->addr, &trie);
-			if (v) {
-				bits_or(&m, v);
-			} else if (trie) {
-				__builtin_memcpy(k.addr, e->addr, 16);
-				in = bpf_map_lookup_elem(&osec_pol_cidr6, &gen);
-				if (in && (v = bpf_map_lookup_elem(in, &k)))
-					bits_or(&m, v);
-			}
-		}
+		v = cidr_rules(gen, e->addr);
+		if (v)
+			bits_or(&m, v);
 		bits_and(cand, &m);
 	}
 	if (bits_need(cand, &h->any_port)) {

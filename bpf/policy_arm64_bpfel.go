@@ -285,38 +285,20 @@ type PolicyPolNeedle struct {
 	Rules PolicyPolBits
 }
 
-type PolicyPolNet24 struct {
-	_     structs.HostLayout
-	W     [4]uint64
-	Flags uint32
-	Val   uint32
-}
-
-type PolicyPolNet24v struct {
-	_   structs.HostLayout
-	Val [256]uint8
-}
-
-type PolicyPolNet4Flags uint32
-
-const (
-	PolicyPolNet4FlagsPOL_NET4TRIE PolicyPolNet4Flags = 1
-)
-
-type PolicyPolNet6 struct {
+type PolicyPolNet16 struct {
 	_     structs.HostLayout
 	Val   uint8
 	Flags uint8
 	Node  uint16
 }
 
-type PolicyPolNet6Flags uint32
+type PolicyPolNetFlags uint32
 
 const (
-	PolicyPolNet6FlagsPOL_NET6TRIE PolicyPolNet6Flags = 1
+	PolicyPolNetFlagsPOL_NET_TRIE PolicyPolNetFlags = 1
 )
 
-type PolicyPolNet6n struct {
+type PolicyPolNetn struct {
 	_    structs.HostLayout
 	Addr [16]uint8
 	Mask [16]uint8
@@ -448,12 +430,11 @@ const (
 	PolicyMapOsecPolCidr6        = "osec_pol_cidr6"
 	PolicyMapOsecPolEuids        = "osec_pol_euids"
 	PolicyMapOsecPolHdr          = "osec_pol_hdr"
-	PolicyMapOsecPolNet24x       = "osec_pol_net24x"
 	PolicyMapOsecPolNet4         = "osec_pol_net4"
 	PolicyMapOsecPolNet4val      = "osec_pol_net4val"
 	PolicyMapOsecPolNet6         = "osec_pol_net6"
 	PolicyMapOsecPolNet6val      = "osec_pol_net6val"
-	PolicyMapOsecPolNet6x        = "osec_pol_net6x"
+	PolicyMapOsecPolNetx         = "osec_pol_netx"
 	PolicyMapOsecPolParExact     = "osec_pol_par_exact"
 	PolicyMapOsecPolParPrefix    = "osec_pol_par_prefix"
 	PolicyMapOsecPolParSuffix    = "osec_pol_par_suffix"
@@ -513,11 +494,9 @@ const (
 	PolicyVarUnusedPolLpm4       = "unused_pol_lpm4"
 	PolicyVarUnusedPolLpm6       = "unused_pol_lpm6"
 	PolicyVarUnusedPolNeed       = "unused_pol_need"
-	PolicyVarUnusedPolNet24v     = "unused_pol_net24v"
-	PolicyVarUnusedPolNet4Flags  = "unused_pol_net4_flags"
-	PolicyVarUnusedPolNet6       = "unused_pol_net6"
-	PolicyVarUnusedPolNet6Flags  = "unused_pol_net6_flags"
-	PolicyVarUnusedPolNet6n      = "unused_pol_net6n"
+	PolicyVarUnusedPolNet16      = "unused_pol_net16"
+	PolicyVarUnusedPolNetFlags   = "unused_pol_net_flags"
+	PolicyVarUnusedPolNetn       = "unused_pol_netn"
 	PolicyVarUnusedPolOutcome    = "unused_pol_outcome"
 	PolicyVarUnusedPolRule       = "unused_pol_rule"
 	PolicyVarUnusedPolRuleFlags  = "unused_pol_rule_flags"
@@ -623,12 +602,11 @@ type PolicyMapSpecs struct {
 	OsecPolCidr6      *ebpf.MapSpec `ebpf:"osec_pol_cidr6"`
 	OsecPolEuids      *ebpf.MapSpec `ebpf:"osec_pol_euids"`
 	OsecPolHdr        *ebpf.MapSpec `ebpf:"osec_pol_hdr"`
-	OsecPolNet24x     *ebpf.MapSpec `ebpf:"osec_pol_net24x"`
 	OsecPolNet4       *ebpf.MapSpec `ebpf:"osec_pol_net4"`
 	OsecPolNet4val    *ebpf.MapSpec `ebpf:"osec_pol_net4val"`
 	OsecPolNet6       *ebpf.MapSpec `ebpf:"osec_pol_net6"`
 	OsecPolNet6val    *ebpf.MapSpec `ebpf:"osec_pol_net6val"`
-	OsecPolNet6x      *ebpf.MapSpec `ebpf:"osec_pol_net6x"`
+	OsecPolNetx       *ebpf.MapSpec `ebpf:"osec_pol_netx"`
 	OsecPolParExact   *ebpf.MapSpec `ebpf:"osec_pol_par_exact"`
 	OsecPolParPrefix  *ebpf.MapSpec `ebpf:"osec_pol_par_prefix"`
 	OsecPolParSuffix  *ebpf.MapSpec `ebpf:"osec_pol_par_suffix"`
@@ -668,11 +646,9 @@ type PolicyVariableSpecs struct {
 	UnusedPolLpm4       *ebpf.VariableSpec `ebpf:"unused_pol_lpm4"`
 	UnusedPolLpm6       *ebpf.VariableSpec `ebpf:"unused_pol_lpm6"`
 	UnusedPolNeed       *ebpf.VariableSpec `ebpf:"unused_pol_need"`
-	UnusedPolNet24v     *ebpf.VariableSpec `ebpf:"unused_pol_net24v"`
-	UnusedPolNet4Flags  *ebpf.VariableSpec `ebpf:"unused_pol_net4_flags"`
-	UnusedPolNet6       *ebpf.VariableSpec `ebpf:"unused_pol_net6"`
-	UnusedPolNet6Flags  *ebpf.VariableSpec `ebpf:"unused_pol_net6_flags"`
-	UnusedPolNet6n      *ebpf.VariableSpec `ebpf:"unused_pol_net6n"`
+	UnusedPolNet16      *ebpf.VariableSpec `ebpf:"unused_pol_net16"`
+	UnusedPolNetFlags   *ebpf.VariableSpec `ebpf:"unused_pol_net_flags"`
+	UnusedPolNetn       *ebpf.VariableSpec `ebpf:"unused_pol_netn"`
 	UnusedPolOutcome    *ebpf.VariableSpec `ebpf:"unused_pol_outcome"`
 	UnusedPolRule       *ebpf.VariableSpec `ebpf:"unused_pol_rule"`
 	UnusedPolRuleFlags  *ebpf.VariableSpec `ebpf:"unused_pol_rule_flags"`
@@ -724,12 +700,11 @@ type PolicyMaps struct {
 	OsecPolCidr6      *ebpf.Map `ebpf:"osec_pol_cidr6"`
 	OsecPolEuids      *ebpf.Map `ebpf:"osec_pol_euids"`
 	OsecPolHdr        *ebpf.Map `ebpf:"osec_pol_hdr"`
-	OsecPolNet24x     *ebpf.Map `ebpf:"osec_pol_net24x"`
 	OsecPolNet4       *ebpf.Map `ebpf:"osec_pol_net4"`
 	OsecPolNet4val    *ebpf.Map `ebpf:"osec_pol_net4val"`
 	OsecPolNet6       *ebpf.Map `ebpf:"osec_pol_net6"`
 	OsecPolNet6val    *ebpf.Map `ebpf:"osec_pol_net6val"`
-	OsecPolNet6x      *ebpf.Map `ebpf:"osec_pol_net6x"`
+	OsecPolNetx       *ebpf.Map `ebpf:"osec_pol_netx"`
 	OsecPolParExact   *ebpf.Map `ebpf:"osec_pol_par_exact"`
 	OsecPolParPrefix  *ebpf.Map `ebpf:"osec_pol_par_prefix"`
 	OsecPolParSuffix  *ebpf.Map `ebpf:"osec_pol_par_suffix"`
@@ -774,12 +749,11 @@ func (m *PolicyMaps) Close() error {
 		m.OsecPolCidr6,
 		m.OsecPolEuids,
 		m.OsecPolHdr,
-		m.OsecPolNet24x,
 		m.OsecPolNet4,
 		m.OsecPolNet4val,
 		m.OsecPolNet6,
 		m.OsecPolNet6val,
-		m.OsecPolNet6x,
+		m.OsecPolNetx,
 		m.OsecPolParExact,
 		m.OsecPolParPrefix,
 		m.OsecPolParSuffix,
@@ -820,11 +794,9 @@ type PolicyVariables struct {
 	UnusedPolLpm4       *ebpf.Variable `ebpf:"unused_pol_lpm4"`
 	UnusedPolLpm6       *ebpf.Variable `ebpf:"unused_pol_lpm6"`
 	UnusedPolNeed       *ebpf.Variable `ebpf:"unused_pol_need"`
-	UnusedPolNet24v     *ebpf.Variable `ebpf:"unused_pol_net24v"`
-	UnusedPolNet4Flags  *ebpf.Variable `ebpf:"unused_pol_net4_flags"`
-	UnusedPolNet6       *ebpf.Variable `ebpf:"unused_pol_net6"`
-	UnusedPolNet6Flags  *ebpf.Variable `ebpf:"unused_pol_net6_flags"`
-	UnusedPolNet6n      *ebpf.Variable `ebpf:"unused_pol_net6n"`
+	UnusedPolNet16      *ebpf.Variable `ebpf:"unused_pol_net16"`
+	UnusedPolNetFlags   *ebpf.Variable `ebpf:"unused_pol_net_flags"`
+	UnusedPolNetn       *ebpf.Variable `ebpf:"unused_pol_netn"`
 	UnusedPolOutcome    *ebpf.Variable `ebpf:"unused_pol_outcome"`
 	UnusedPolRule       *ebpf.Variable `ebpf:"unused_pol_rule"`
 	UnusedPolRuleFlags  *ebpf.Variable `ebpf:"unused_pol_rule_flags"`

@@ -189,51 +189,32 @@ struct pol_lpm6 {
 	__u8 addr[16];
 };
 
-/* The IPv4 CIDR lookup without the trie (osec_pol_net4, osec_pol_net24x, osec_pol_net4val in
- * policy.bpf.c). */
-enum pol_net4_flags {
-	POL_NET4_TRIE = 1 << 0, /* search the trie for the addresses of the /24s whose bit is set */
+/* The CIDR lookup without the tries (osec_pol_net4, osec_pol_net6, osec_pol_netx,
+ * osec_pol_net4val, osec_pol_net6val in policy.bpf.c). */
+enum pol_net_flags {
+	POL_NET_TRIE = 1 << 0, /* search the family's trie for the addresses of this /16 */
 };
 
-/* osec_pol_net4 value: a /16. */
-struct pol_net24 {
-	__u64 w[4];  /* a bit per /24 that a CIDR of /17 to /32 covers or lies in */
-	__u32 flags; /* enum pol_net4_flags */
-	__u32 val;   /* the rules of the longest CIDR of /16 or shorter covering the /16: an index
-		      * into osec_pol_net4val (0: none) */
-};
-
-/* osec_pol_net24x value: a /24 whose bit is set. val[b]: the rules of the longest CIDR covering
- * the address whose last byte is b, an index into osec_pol_net4val (0: none). */
-struct pol_net24v {
-	__u8 val[256];
-};
-
-/* The IPv6 CIDR lookup without the trie (osec_pol_net6, osec_pol_net6x, osec_pol_net6val in
- * policy.bpf.c). */
-enum pol_net6_flags {
-	POL_NET6_TRIE = 1 << 0, /* search the trie for the addresses of this /16 */
-};
-
-/* osec_pol_net6 value: a /16. */
-struct pol_net6 {
+/* osec_pol_net4 and osec_pol_net6 value: a /16, by an address's first 16 bits. */
+struct pol_net16 {
 	__u8 val;   /* the rules of the longest CIDR of /16 or shorter covering the /16: an index into
-		     * osec_pol_net6val (0: none) */
-	__u8 flags; /* enum pol_net6_flags */
-	__u16 node; /* the node of the CIDRs longer than /16 in it: its index in osec_pol_net6x + 1
+		     * the family's table of rules (0: none) */
+	__u8 flags; /* enum pol_net_flags */
+	__u16 node; /* the node of the CIDRs longer than /16 in it: its index in osec_pol_netx + 1
 		     * (0: none) */
 };
 
-/* osec_pol_net6x value: a node of the IPv6 lookup, a level of a multibit trie (8 bits a level,
- * levels without a branch or a CIDR skipped): the CIDRs under a prefix of lvl bytes, by the
- * address's byte lvl. */
-struct pol_net6n {
+/* osec_pol_netx value: a node, a level of a multibit trie (8 bits a level, levels without a
+ * branch or a CIDR skipped): the CIDRs under a prefix of lvl bytes, by the address's byte lvl.
+ * Addresses are 16 bytes, IPv4 ones mapped (::ffff:a.b.c.d): an IPv4 /16's nodes are at
+ * levels 14 and 15. */
+struct pol_netn {
 	__u8 addr[16];   /* the prefix: the address's first lvl bytes, the rest zero */
 	__u8 mask[16];   /* 0xff for each of those bytes, the rest zero */
 	__u32 lvl;       /* 2 to 15 */
 	__u32 pad;
 	__u8 val[256];   /* by byte lvl: the rules of the longest CIDR covering the prefix and that
-			  * byte, an index into osec_pol_net6val (0: none) */
+			  * byte, an index into the family's table of rules (0: none) */
 	__u16 node[256]; /* by byte lvl: the node of the longer CIDRs under it, index + 1 (0: none) */
 };
 

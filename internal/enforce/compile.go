@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	mbits "math/bits"
 	"net/netip"
 	"slices"
 	"strings"
@@ -175,12 +174,11 @@ type state struct {
 	euids       map[uint32]bits
 	touids      map[uint32]bits // privilege changes: the new uid
 	ports       map[uint16]bits
-	net4        map[uint16]net24               // osec_pol_net4: the IPv4 /16s CIDRs touch (their /24 bitmaps, flags)
-	net24x      map[uint32]bpf.PolicyPolNet24v // osec_pol_net24x: per IPv4 /24 a CIDR of /17 to /32 touches
-	net4val     []bits                         // osec_pol_net4val: the rules net4 and net24x index (0: none)
-	net6        map[uint16]net6                // osec_pol_net6: the IPv6 /16s CIDRs touch (their rules, first node, flags)
-	net6x       []bpf.PolicyPolNet6n           // osec_pol_net6x: the nodes of the IPv6 CIDRs longer than /16
-	net6val     []bits                         // osec_pol_net6val: the rules net6 and net6x index (0: none)
+	net4        map[uint16]net16    // osec_pol_net4: the IPv4 /16s CIDRs touch (their rules, first node, flags)
+	net6        map[uint16]net16    // osec_pol_net6: the IPv6 /16s
+	netx        []bpf.PolicyPolNetn // osec_pol_netx: the nodes of the CIDRs longer than /16, both families
+	net4val     []bits              // osec_pol_net4val: the rules the IPv4 entries and nodes index (0: none)
+	net6val     []bits              // osec_pol_net6val: the same for IPv6
 	workloads   []ruleWorkload
 	states      []RuleState
 }
@@ -263,7 +261,7 @@ func compile(set *policy.Set, hooks map[Hook]bool) (*state, error) {
 	closePaths(s.pathPrefix)
 	closeCIDRs(s.cidr4)
 	closeCIDRs(s.cidr6)
-	s.fillNetFilter()
+	s.fillNet()
 	s.fillNeed()
 	return s, nil
 }
@@ -313,135 +311,7 @@ func (s *state) suppresses() bool {
 	return false
 }
 
-type net24 = bpf.PolicyPolNet24
-
-// net4Budget is the most entries of a set's IPv4 /24 hash (osec_pol_net24x, ~330 bytes per
-// entry in the kernel): the /16s whose /24s do not fit are searched in the trie
-// (POL_NET4_TRIE), those with the most first.
-var net4Budget = 16384 // a variable for the tests
-
-// fillNet4 builds the IPv4 lookup that replaces the trie (osec_pol_net4, osec_pol_net24x and
-// osec_pol_net4val: see policy.bpf.c): per /16 the bitmap of the /24s that a CIDR of /17 to /32
-// covers or lies in and the rules of the longest CIDR of /16 or shorter covering it; per such
-// /24 the rules of the longest CIDR covering each address; the distinct rules, by index.
-// s.cidr4 is closed (each CIDR carries the rules of the CIDRs that cover it).
-func (s *state) fillNet4() {
-	s.net4 = map[uint16]net24{}
-	s.net24x = map[uint32]bpf.PolicyPolNet24v{}
-	idx := newRuleIndex()
-	// longest returns the rules of the longest CIDR of at most max bits that covers a/max.
-	longest := func(a [4]byte, max int) bits {
-		for l := max; l >= 0; l-- {
-			if v, ok := s.cidr4[netip.PrefixFrom(netip.AddrFrom4(a), l).Masked()]; ok {
-				return v
-			}
-		}
-		return bits{}
-	}
-	covered := map[uint16]bool{}         // /16s a CIDR of /16 or shorter covers
-	inner := map[uint32][]netip.Prefix{} // /24 (a[0]<<16 | a[1]<<8 | a[2]) -> the CIDRs of /25 to /32 in it
-	for p := range s.cidr4 {
-		a := p.Addr().As4()
-		h := uint16(a[0])<<8 | uint16(a[1]) // p is masked: for a CIDR shorter than /16, its first /16
-		l := p.Bits()
-		if l <= 16 {
-			for i := range 1 << (16 - l) {
-				covered[h+uint16(i)] = true
-			}
-			continue
-		}
-		v := s.net4[h] // the /24 bits, counted before any /24 entry is built
-		n := 1
-		if l < 24 {
-			n = 1 << (24 - l)
-		}
-		for c := int(a[2]); c < int(a[2])+n; c++ {
-			v.W[c/64] |= 1 << (c % 64)
-		}
-		s.net4[h] = v
-		if l > 24 {
-			k := uint32(h)<<8 | uint32(a[2])
-			inner[k] = append(inner[k], p)
-		}
-	}
-	// Over the budget: the /16s with the most /24s go to the trie.
-	per16 := map[uint16]int{}
-	total := 0
-	for h, v := range s.net4 {
-		for _, w := range v.W {
-			per16[h] += mbits.OnesCount64(w)
-		}
-		total += per16[h]
-	}
-	trie := map[uint16]bool{}
-	if total > net4Budget {
-		his := slices.Collect(maps.Keys(per16))
-		slices.SortFunc(his, func(x, y uint16) int { return cmp.Or(per16[y]-per16[x], cmp.Compare(x, y)) })
-		for _, h := range his {
-			if total <= net4Budget {
-				break
-			}
-			trie[h] = true
-			total -= per16[h]
-		}
-	}
-	for h := range covered {
-		v := s.net4[h]
-		if !trie[h] {
-			v.Val = uint32(idx.of(longest([4]byte{byte(h >> 8), byte(h)}, 16)))
-		}
-		s.net4[h] = v
-	}
-	for h, v := range s.net4 {
-		if trie[h] {
-			continue
-		}
-		for c := range 256 {
-			if v.W[c/64]>>(c%64)&1 == 0 {
-				continue
-			}
-			// Per address, the longest CIDR covering it: the /24's own (or a shorter one),
-			// then the longer ones inside it, shortest first.
-			var n bpf.PolicyPolNet24v
-			base := idx.of(longest([4]byte{byte(h >> 8), byte(h), byte(c)}, 24))
-			for x := range n.Val {
-				n.Val[x] = base
-			}
-			k := uint32(h)<<8 | uint32(c)
-			ps := inner[k]
-			slices.SortFunc(ps, func(x, y netip.Prefix) int { return x.Bits() - y.Bits() })
-			for _, p := range ps {
-				i := idx.of(s.cidr4[p])
-				first := int(p.Addr().As4()[3])
-				for x := first; x < first+1<<(32-p.Bits()); x++ {
-					n.Val[x] = i
-				}
-			}
-			s.net24x[k] = n
-		}
-	}
-	s.net4val = idx.vals
-	if !idx.ok {
-		// More than 255 distinct sets of rules: the trie for every /16 a CIDR touches.
-		s.net24x = map[uint32]bpf.PolicyPolNet24v{}
-		s.net4val = []bits{{}}
-		for h, v := range s.net4 {
-			v.Val = 0
-			s.net4[h] = v
-			trie[h] = true
-		}
-	}
-	for h := range trie {
-		v := s.net4[h]
-		v.Flags = uint32(bpf.PolicyPolNet4FlagsPOL_NET4TRIE)
-		if covered[h] { // every /24 of it
-			v.W = [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
-		}
-		s.net4[h] = v
-	}
-}
-
-// ruleIndex numbers the distinct sets of rules of a CIDR lookup (osec_pol_net4val,
+// ruleIndex numbers the distinct sets of rules of a family's CIDR lookup (osec_pol_net4val,
 // osec_pol_net6val): index 0 is none, at most 255 others; past them ok turns false.
 type ruleIndex struct {
 	vals  []bits
@@ -470,112 +340,146 @@ func (x *ruleIndex) of(b bits) uint8 {
 	return i
 }
 
-type net6 = bpf.PolicyPolNet6
+type net16 = bpf.PolicyPolNet16
 
-// net6NodeBytes is the kernel's size of an IPv6 lookup node (struct pol_net6n).
-const net6NodeBytes = 16 + 16 + 8 + 256 + 2*256
+// netNodeBytes is the kernel's size of a CIDR lookup node (struct pol_netn).
+const netNodeBytes = 16 + 16 + 8 + 256 + 2*256
 
-// net6Budget is the most nodes of a set's IPv6 lookup (osec_pol_net6x, net6NodeBytes each: 13
-// MiB at most): the /16s whose nodes do not fit are searched in the trie (POL_NET6_TRIE), those
-// with the most first. 10,000 CIDRs of /112 to /128 in one /16 take ~4,700; 10,000 /128s in as
-// many /16s, 10,000.
-var net6Budget = 16384 // a variable for the tests
+// netBudget is the most nodes of a set's CIDR lookup, both families (osec_pol_netx,
+// netNodeBytes each: 13 MiB at most): the /16s whose nodes do not fit are searched in their
+// family's trie (POL_NET_TRIE), those with the most nodes first. A /16 takes a node for its CIDRs
+// longer than /16, and one more per level where they part or end around an address: 10,000 IPv4
+// CIDRs of /24 to /32 in one /16, ~4,000 (a /24 holding longer CIDRs is a node); 10,000 IPv6
+// CIDRs of /112 to /128 in one /16, ~4,700; 10,000 /128s in as many /16s, 10,000.
+var netBudget = 16384 // a variable for the tests
 
-// fillNet6 builds the IPv6 lookup that replaces the trie (osec_pol_net6, osec_pol_net6x and
-// osec_pol_net6val: see policy.bpf.c): per /16 the rules of the longest CIDR of /16 or shorter
-// covering it and the first node of the longer CIDRs in it. s.cidr6 is closed.
-func (s *state) fillNet6() {
-	s.net6 = map[uint16]net6{}
-	s.net6x = nil
-	idx := newRuleIndex()
-	covered := map[uint16]bool{}         // /16s a CIDR of /16 or shorter covers
-	inner := map[uint16][]netip.Prefix{} // /16 -> the CIDRs longer than /16 in it
-	for p := range s.cidr6 {
-		a := p.Addr().As16()
-		h := uint16(a[0])<<8 | uint16(a[1])
-		if l := p.Bits(); l <= 16 {
-			for i := range 1 << (16 - l) {
-				covered[h+uint16(i)] = true
-			}
-			continue
-		}
-		inner[h] = append(inner[h], p)
-	}
-	longest16 := func(h uint16) bits {
-		a := [16]byte{byte(h >> 8), byte(h)}
-		for l := 16; l >= 0; l-- {
-			if v, ok := s.cidr6[netip.PrefixFrom(netip.AddrFrom16(a), l).Masked()]; ok {
-				return v
-			}
-		}
-		return bits{}
-	}
-	// Over the budget: the /16s with the most nodes go to the trie.
-	count := map[uint16]int{}
-	total := 0
-	for h, ps := range inner {
-		b := net6Builder{cidrs: s.cidr6}
-		b.node(ps, 2, bits{})
-		count[h] = b.count
-		total += b.count
-	}
-	trie := map[uint16]bool{}
-	if total > net6Budget {
-		hs := slices.Collect(maps.Keys(count))
-		slices.SortFunc(hs, func(x, y uint16) int { return cmp.Or(count[y]-count[x], cmp.Compare(x, y)) })
-		for _, h := range hs {
-			if total <= net6Budget {
-				break
-			}
-			trie[h] = true
-			total -= count[h]
-		}
-	}
-	b := net6Builder{cidrs: s.cidr6, idx: idx}
-	for h := range covered {
-		if !trie[h] {
-			s.net6[h] = net6{Val: idx.of(longest16(h))}
-		}
-	}
-	// In address order, so that a set compiles to the same nodes each time.
-	for _, h := range slices.Sorted(maps.Keys(inner)) {
-		if trie[h] {
-			continue
-		}
-		base := longest16(h)
-		v := net6{Val: idx.of(base), Node: b.node(inner[h], 2, base)}
-		s.net6[h] = v
-	}
-	s.net6x, s.net6val = b.nodes, idx.vals
-	if !idx.ok {
-		// More than 255 distinct sets of rules: the trie for every /16 a CIDR touches.
-		s.net6x, s.net6val = nil, []bits{{}}
-		clear(s.net6)
-		for h := range covered {
-			trie[h] = true
-		}
-		for h := range inner {
-			trie[h] = true
-		}
-	}
-	for h := range trie {
-		s.net6[h] = net6{Flags: uint8(bpf.PolicyPolNet6FlagsPOL_NET6TRIE)}
-	}
+// netFamily is what fillNet builds of one family's closed CIDRs, mapped to 16 bytes.
+type netFamily struct {
+	cidrs   map[netip.Prefix]bits // closed, IPv4 ones mapped (::ffff:a.b.c.d/96+n)
+	from    int                   // the byte of the address a /16 starts at: 12 (IPv4), 0
+	covered map[uint16]bool       // /16s a CIDR of /16 or shorter covers
+	inner   map[uint16][]netip.Prefix
+	idx     *ruleIndex
+	out     map[uint16]net16
 }
 
-// net6Builder builds the nodes of the IPv6 lookup (struct pol_net6n), or with idx nil only counts
+// fillNet builds the CIDR lookup that replaces the tries (osec_pol_net4, osec_pol_net6,
+// osec_pol_netx, osec_pol_net4val, osec_pol_net6val: see policy.bpf.c): per /16 the rules of
+// the longest CIDR of /16 or shorter covering it and the first node of the longer CIDRs in it.
+// s.cidr4 and s.cidr6 are closed.
+func (s *state) fillNet() {
+	v4 := make(map[netip.Prefix]bits, len(s.cidr4))
+	for p, v := range s.cidr4 {
+		v4[netip.PrefixFrom(netip.AddrFrom16(p.Addr().As16()), 96+p.Bits())] = v
+	}
+	fams := []*netFamily{{cidrs: v4, from: 12}, {cidrs: s.cidr6, from: 0}}
+	type key struct {
+		fam int
+		h   uint16
+	}
+	count := map[key]int{}
+	total := 0
+	for f, fam := range fams {
+		fam.covered, fam.inner, fam.idx, fam.out = map[uint16]bool{}, map[uint16][]netip.Prefix{}, newRuleIndex(), map[uint16]net16{}
+		for p := range fam.cidrs {
+			a := p.Addr().As16()
+			h := uint16(a[fam.from])<<8 | uint16(a[fam.from+1])
+			if l := p.Bits() - 8*fam.from; l <= 16 {
+				for i := range 1 << (16 - l) {
+					fam.covered[h+uint16(i)] = true
+				}
+				continue
+			}
+			fam.inner[h] = append(fam.inner[h], p)
+		}
+		for h, ps := range fam.inner {
+			b := netBuilder{cidrs: fam.cidrs}
+			b.node(ps, fam.from+2, bits{})
+			count[key{f, h}] = b.count
+			total += b.count
+		}
+	}
+	// Over the budget: the /16s with the most nodes go to the trie.
+	trie := map[key]bool{}
+	if total > netBudget {
+		ks := slices.Collect(maps.Keys(count))
+		slices.SortFunc(ks, func(x, y key) int {
+			return cmp.Or(count[y]-count[x], cmp.Compare(x.fam, y.fam), cmp.Compare(x.h, y.h))
+		})
+		for _, k := range ks {
+			if total <= netBudget {
+				break
+			}
+			trie[k] = true
+			total -= count[k]
+		}
+	}
+	b := netBuilder{}
+	for f, fam := range fams {
+		b.cidrs, b.idx = fam.cidrs, fam.idx
+		first := len(b.nodes)
+		// longest16: the rules of the longest CIDR of /16 or shorter covering the /16 h.
+		longest16 := func(h uint16) bits {
+			var a [16]byte
+			if fam.from == 12 {
+				a[10], a[11] = 0xff, 0xff
+			}
+			a[fam.from], a[fam.from+1] = byte(h>>8), byte(h)
+			for l := 8*fam.from + 16; l >= 8*fam.from; l-- {
+				if v, ok := fam.cidrs[netip.PrefixFrom(netip.AddrFrom16(a), l).Masked()]; ok {
+					return v
+				}
+			}
+			return bits{}
+		}
+		for h := range fam.covered {
+			if !trie[key{f, h}] {
+				fam.out[h] = net16{Val: fam.idx.of(longest16(h))}
+			}
+		}
+		// In address order, so that a set compiles to the same nodes each time.
+		for _, h := range slices.Sorted(maps.Keys(fam.inner)) {
+			if !trie[key{f, h}] {
+				base := longest16(h)
+				fam.out[h] = net16{Val: fam.idx.of(base), Node: b.node(fam.inner[h], fam.from+2, base)}
+			}
+		}
+		if !fam.idx.ok {
+			// More than 255 distinct sets of rules: the trie for every /16 a CIDR touches.
+			b.nodes = b.nodes[:first]
+			fam.idx = newRuleIndex()
+			clear(fam.out)
+			for h := range fam.covered {
+				trie[key{f, h}] = true
+			}
+			for h := range fam.inner {
+				trie[key{f, h}] = true
+			}
+		}
+		for k := range trie {
+			if k.fam == f {
+				fam.out[k.h] = net16{Flags: uint8(bpf.PolicyPolNetFlagsPOL_NET_TRIE)}
+			}
+		}
+	}
+	s.net4, s.net4val = fams[0].out, fams[0].idx.vals
+	s.net6, s.net6val = fams[1].out, fams[1].idx.vals
+	s.netx = b.nodes
+}
+
+// netBuilder builds the nodes of the CIDR lookup (struct pol_netn), or with idx nil only counts
 // them.
-type net6Builder struct {
-	cidrs map[netip.Prefix]bits // closed
+type netBuilder struct {
+	cidrs map[netip.Prefix]bits // closed, 16 bytes
 	idx   *ruleIndex
-	nodes []bpf.PolicyPolNet6n
+	nodes []bpf.PolicyPolNetn
 	count int
 }
 
 // node builds the node of the CIDRs ps, all longer than /8*from and in one /8*from prefix that
-// the rules base cover (those of the longest CIDR covering it), and the nodes below it. It returns
-// the node's index + 1 (0 when only counting).
-func (b *net6Builder) node(ps []netip.Prefix, from int, base bits) uint16 {
+// the rules base cover (those of the longest CIDR covering it), and the nodes below it. It
+// returns the node's index + 1 (0 when only counting).
+func (b *netBuilder) node(ps []netip.Prefix, from int, base bits) uint16 {
 	// Its level: the first byte from `from` where the CIDRs part, or where the shortest ends.
 	first := ps[0].Addr().As16()
 	lvl := 15
@@ -621,12 +525,7 @@ func (b *net6Builder) node(ps []netip.Prefix, from int, base bits) uint16 {
 		return 0
 	}
 	i := len(b.nodes)
-	b.nodes = append(b.nodes, bpf.PolicyPolNet6n{Lvl: uint32(lvl)})
-	n := &b.nodes[i]
-	copy(n.Addr[:lvl], first[:lvl])
-	for x := range lvl {
-		n.Mask[x] = 0xff
-	}
+	b.nodes = append(b.nodes, bpf.PolicyPolNetn{Lvl: uint32(lvl)})
 	var val [256]uint8
 	var next [256]uint16
 	for x := range 256 {
@@ -635,16 +534,13 @@ func (b *net6Builder) node(ps []netip.Prefix, from int, base bits) uint16 {
 			next[x] = b.node(below[x], lvl+1, rules[x])
 		}
 	}
-	n = &b.nodes[i] // the slice may have grown
+	n := &b.nodes[i] // after the children: the slice may have grown
+	copy(n.Addr[:lvl], first[:lvl])
+	for x := range lvl {
+		n.Mask[x] = 0xff
+	}
 	n.Val, n.Node = val, next
 	return uint16(i + 1)
-}
-
-// fillNetFilter fills what the kernel reads instead of the CIDR tries (but for the /16s left
-// to them) from the closed CIDRs: see fillNet4 and fillNet6.
-func (s *state) fillNetFilter() {
-	s.fillNet4()
-	s.fillNet6()
 }
 
 // chooseHook picks the rule's backend among the attached hooks.

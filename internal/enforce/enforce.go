@@ -83,7 +83,7 @@ var outerMaps = []string{
 	"osec_pol_bin_exact", "osec_pol_bin_prefix", "osec_pol_bin_suffix", "osec_pol_path_exact", "osec_pol_path_prefix",
 	"osec_pol_cidr4", "osec_pol_cidr6", "osec_pol_cgroups", "osec_pol_uids", "osec_pol_euids",
 	"osec_pol_par_exact", "osec_pol_par_prefix", "osec_pol_par_suffix",
-	"osec_pol_touids", "osec_pol_net24x", "osec_pol_net6x",
+	"osec_pol_touids", "osec_pol_netx",
 }
 
 // hook programs.
@@ -653,13 +653,12 @@ func (e *Enforcer) buildInner(st *state, cg map[uint64]bpf.PolicyPolCgroup) (_ m
 		{"osec_pol_path_prefix", len(st.pathPrefix), paths(st.pathPrefix)},
 		{"osec_pol_cidr4", len(st.cidr4), cidrs(st.cidr4, true)},
 		{"osec_pol_cidr6", len(st.cidr6), cidrs(st.cidr6, false)},
-		{"osec_pol_net24x", len(st.net24x), func(mp *ebpf.Map) error { return putMap(mp, st.net24x) }},
-		{"osec_pol_net6x", len(st.net6x), func(mp *ebpf.Map) error {
-			keys := make([]uint32, len(st.net6x))
+		{"osec_pol_netx", len(st.netx), func(mp *ebpf.Map) error {
+			keys := make([]uint32, len(st.netx))
 			for i := range keys {
 				keys[i] = uint32(i)
 			}
-			return putAll(mp, keys, st.net6x)
+			return putAll(mp, keys, st.netx)
 		}},
 		{"osec_pol_uids", len(st.uids), ids(st.uids)},
 		{"osec_pol_euids", len(st.euids), ids(st.euids)},

@@ -416,10 +416,10 @@ func TestConnectDeny(t *testing.T) {
 	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 41, Rules: []policy.Rule{other}}))
 	require.NoError(t, connect(denied))
 
-	// The filter is what keeps the trie out of it: a CIDR that only the active trie holds
-	// (written here behind the compiler's back) denies nothing while the filter says no CIDR is
-	// in the address's /24 (gen 51: one in another /24 of its /16; gen 61: one in another /16),
-	// and denies once the /24's bit is set.
+	// The lookup is what keeps the trie out of it: a CIDR that only the active trie holds
+	// (written here behind the compiler's back) denies nothing while the /16's entry answers
+	// (gen 51: a CIDR in another /24 of the address's /16; gen 61: one in another /16), and
+	// denies once the entry leaves the /16 to the trie.
 	for _, c := range []struct {
 		gen  uint64
 		cidr string
@@ -436,13 +436,13 @@ func TestConnectDeny(t *testing.T) {
 		require.NoError(t, trie.Lookup(bpf.PolicyPolLpm4{Prefixlen: uint32(p.Bits()), Addr: p.Addr().As4()}, &v))
 		require.NoError(t, trie.Delete(spare))
 		require.NoError(t, trie.Put(bpf.PolicyPolLpm4{Prefixlen: 24, Addr: [4]byte{127, 0, 0, 0}}, v))
-		require.NoError(t, connect(denied), "gen %d: the filter skips the trie", c.gen)
+		require.NoError(t, connect(denied), "gen %d: the lookup skips the trie", c.gen)
 		net4 := e.enf.coll.Maps["osec_pol_net4"]
 		k := slot*65536 + 127<<8 // the /16 127.0
-		var bm net24
-		require.NoError(t, net4.Lookup(k, &bm))
-		bm.W[0] |= 1 // 127.0.0: no entry in osec_pol_net24x, so the trie is searched
-		require.NoError(t, net4.Put(k, bm))
+		var ent net16
+		require.NoError(t, net4.Lookup(k, &ent))
+		ent.Flags |= uint8(bpf.PolicyPolNetFlagsPOL_NET_TRIE)
+		require.NoError(t, net4.Put(k, ent))
 		require.ErrorIs(t, connect(denied), unix.EPERM, "gen %d: the trie, searched, denies", c.gen)
 	}
 
@@ -472,7 +472,7 @@ func TestConnectDeny(t *testing.T) {
 }
 
 // TestConnectCIDRLookup checks the IPv4 CIDR lookup that replaces the trie (osec_pol_net4,
-// osec_pol_net24x, osec_pol_net4val): covering /16s, /24s, CIDRs of /25 to /32 inside a /24,
+// osec_pol_netx, osec_pol_net4val): covering /16s, /24s, CIDRs of /25 to /32 inside a /24,
 // the rules of a CIDR that covers a longer one, and the /16s over the hash's budget that the
 // trie answers.
 // An allowed connect to a loopback address nobody listens on is refused; a denied one is EPERM.
@@ -528,9 +528,9 @@ func TestConnectCIDRLookup(t *testing.T) {
 	e.enf.mu.Lock()
 	st := e.enf.cur[e.enf.active]
 	e.enf.mu.Unlock()
-	require.NotEmpty(t, st.net24x)
-	for _, v := range st.net4 {
-		require.Zero(t, v.Flags&uint32(bpf.PolicyPolNet4FlagsPOL_NET4TRIE), "within the budget: no /16 is left to the trie")
+	require.NotEmpty(t, st.netx)
+	for h, v := range st.net4 {
+		require.Zero(t, v.Flags, "%#x: within the budget, no /16 is left to the trie", h)
 	}
 	check(71)
 	// The hashes answer alone: the same with the active trie emptied behind the compiler's back
@@ -550,22 +550,22 @@ func TestConnectCIDRLookup(t *testing.T) {
 	}
 	check(71)
 
-	// Over the hashes' budget, the /16s with the most entries are left to the trie: the same
+	// Over the nodes' budget, the /16s with the most nodes are left to the trie: the same
 	// answers.
-	defer func(n int) { net4Budget = n }(net4Budget)
-	net4Budget = 8
+	defer func(n int) { netBudget = n }(netBudget)
+	netBudget = 2
 	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 72, Rules: []policy.Rule{a, b}}))
 	e.enf.mu.Lock()
 	st = e.enf.cur[e.enf.active]
 	e.enf.mu.Unlock()
-	assert.Empty(t, st.net24x, "127.0's 11 /24s are over the budget of 8")
-	assert.Equal(t, uint32(bpf.PolicyPolNet4FlagsPOL_NET4TRIE), st.net4[127<<8].Flags, "127.0 is left to the trie")
+	assert.Empty(t, st.netx, "127.0's 5 nodes are over the budget of 2")
+	assert.Equal(t, net16{Flags: uint8(bpf.PolicyPolNetFlagsPOL_NET_TRIE)}, st.net4[127<<8], "127.0 is left to the trie")
 	assert.Zero(t, st.net4[127<<8|20].Flags, "127.20, covered by the /12, is not")
 	check(72)
 }
 
 // TestConnectCIDRLookup6 checks the IPv6 CIDR lookup that replaces the trie (osec_pol_net6,
-// osec_pol_net6x, osec_pol_net6val): covering /16s, the nodes of longer CIDRs (a /48 with a
+// osec_pol_netx, osec_pol_net6val): covering /16s, the nodes of longer CIDRs (a /48 with a
 // /128 in it, a /64 with a /125, a lone /128 whose node skips nine bytes, a /80), the rules of a
 // CIDR that covers a longer one, and a /16 over the nodes' budget that the trie answers.
 // A denied connect is EPERM. An allowed one to ::1, where nobody listens, is refused; to any
@@ -637,7 +637,7 @@ func TestConnectCIDRLookup6(t *testing.T) {
 	e.enf.mu.Lock()
 	st := e.enf.cur[e.enf.active]
 	e.enf.mu.Unlock()
-	require.NotEmpty(t, st.net6x)
+	require.NotEmpty(t, st.netx)
 	for h, v := range st.net6 {
 		require.Zero(t, v.Flags, "%#x: within the budget, no /16 is left to the trie", h)
 	}
@@ -661,15 +661,15 @@ func TestConnectCIDRLookup6(t *testing.T) {
 
 	// Over the nodes' budget, the /16s with the most nodes are left to the trie: the same
 	// answers.
-	defer func(n int) { net6Budget = n }(net6Budget)
-	net6Budget = 2
+	defer func(n int) { netBudget = n }(netBudget)
+	netBudget = 2
 	require.NoError(t, e.enf.Apply(&policy.Set{Generation: 82, Rules: []policy.Rule{a, b}}))
 	e.enf.mu.Lock()
 	st = e.enf.cur[e.enf.active]
 	e.enf.mu.Unlock()
-	assert.Equal(t, net6{Flags: uint8(bpf.PolicyPolNet6FlagsPOL_NET6TRIE)}, st.net6[0x2001], "2001's nodes are over the budget of 2")
-	assert.Equal(t, net6{Node: 1}, st.net6[0], "::/120's one node fits")
-	assert.Len(t, st.net6x, 1)
+	assert.Equal(t, net16{Flags: uint8(bpf.PolicyPolNetFlagsPOL_NET_TRIE)}, st.net6[0x2001], "2001's nodes are over the budget of 2")
+	assert.Equal(t, net16{Node: 1}, st.net6[0], "::/120's one node fits")
+	assert.Len(t, st.netx, 1)
 	check(82)
 }
 
@@ -957,28 +957,36 @@ func TestCompileNetOverflow(t *testing.T) {
 	}
 	st, err := compile(&set, map[Hook]bool{HookConnectCG: true})
 	require.NoError(t, err)
-	assert.Empty(t, st.net24x)
+	trie := net16{Flags: uint8(bpf.PolicyPolNetFlagsPOL_NET_TRIE)}
+	assert.Empty(t, st.netx)
 	assert.Equal(t, []bits{{}}, st.net4val)
 	require.Len(t, st.net4, MaxRules)
 	for h, v := range st.net4 {
-		assert.Equal(t, net24{W: [4]uint64{1 << 7}, Flags: uint32(bpf.PolicyPolNet4FlagsPOL_NET4TRIE)}, v, "%#x", h)
+		assert.Equal(t, trie, v, "%#x", h)
 	}
-	assert.Equal(t, map[uint16]net6{0x2001: {Flags: uint8(bpf.PolicyPolNet6FlagsPOL_NET6TRIE)}}, st.net6)
-	assert.Empty(t, st.net6x)
+	assert.Equal(t, map[uint16]net16{0x2001: trie}, st.net6)
 	assert.Equal(t, []bits{{}}, st.net6val)
-	// One rule fewer fits: one node, at byte 5 of 2001:db8::/32, with a slot per rule.
+	// One rule fewer fits: per IPv4 /16 a node (at the mapped address's byte 14, 10.i.7's
+	// slot); for IPv6 one node, at byte 5 of 2001:db8::/32, with a slot per rule.
 	set.Rules = set.Rules[:MaxRules-1]
 	st, err = compile(&set, map[Hook]bool{HookConnectCG: true})
 	require.NoError(t, err)
-	assert.Len(t, st.net24x, MaxRules-1)
 	assert.Len(t, st.net4val, MaxRules)
-	assert.Equal(t, map[uint16]net6{0x2001: {Node: 1}}, st.net6)
-	require.Len(t, st.net6x, 1)
-	assert.Equal(t, uint32(5), st.net6x[0].Lvl)
-	for x := range MaxRules - 1 {
-		assert.Equal(t, bitsOf0(x), st.net6val[st.net6x[0].Val[x]], "slot %d", x)
+	require.Len(t, st.net4, MaxRules-1)
+	for h, v := range st.net4 {
+		require.NotZero(t, v.Node, "%#x", h)
+		n := st.netx[v.Node-1]
+		assert.Equal(t, uint32(14), n.Lvl)
+		assert.Equal(t, bitsOf0(int(h&0xff)), st.net4val[n.Val[7]], "%#x", h)
 	}
-	assert.Zero(t, st.net6x[0].Val[MaxRules-1])
+	require.Len(t, st.net6, 1)
+	require.Len(t, st.netx, MaxRules)
+	n6 := st.netx[st.net6[0x2001].Node-1]
+	assert.Equal(t, uint32(5), n6.Lvl)
+	for x := range MaxRules - 1 {
+		assert.Equal(t, bitsOf0(x), st.net6val[n6.Val[x]], "slot %d", x)
+	}
+	assert.Zero(t, n6.Val[MaxRules-1])
 	assert.Len(t, st.net6val, MaxRules)
 }
 
@@ -1017,14 +1025,14 @@ func TestCompileClosure(t *testing.T) {
 		netip.MustParsePrefix("10.1.0.0/16"): bitsOf(3, 4),
 	}, st.cidr4)
 	assert.Equal(t, map[netip.Prefix]bits{netip.MustParsePrefix("fd00::/8"): bitsOf(3)}, st.cidr6)
-	// IPv4 without the trie: the /16s that 10.0.0.0/8 covers (10.0 to 10.255) each carry the
-	// rules of the longest CIDR covering them (10.1: 10.1.0.0/16), by index, and no /24 bit.
-	// IPv6: the /16s fd00::/8 covers (fd00 to fdff), nothing else.
+	// Without the tries: the IPv4 /16s that 10.0.0.0/8 covers (10.0 to 10.255) each carry the
+	// rules of the longest CIDR covering them (10.1: 10.1.0.0/16), by index, and no node; the
+	// IPv6 /16s fd00::/8 covers (fd00 to fdff), nothing else.
 	require.Len(t, st.net4val, 3, "none, {3}, {3, 4}")
 	require.Len(t, st.net4, 256)
 	for h := uint16(0x0a00); h <= 0x0aff; h++ {
 		v := st.net4[h]
-		assert.Equal(t, [4]uint64{}, v.W)
+		assert.Zero(t, v.Node)
 		assert.Zero(t, v.Flags)
 		want := bitsOf(3)
 		if h == 0x0a01 {
@@ -1032,15 +1040,15 @@ func TestCompileClosure(t *testing.T) {
 		}
 		assert.Equal(t, want, st.net4val[v.Val], "10.%d", h&0xff)
 	}
-	assert.Empty(t, st.net24x)
 	require.Len(t, st.net6, 256)
 	for h := uint16(0xfd00); h <= 0xfdff; h++ {
-		assert.Equal(t, net6{Val: 1}, st.net6[h], "%#x", h)
+		assert.Equal(t, net16{Val: 1}, st.net6[h], "%#x", h)
 	}
 	assert.Equal(t, []bits{{}, bitsOf(3)}, st.net6val)
-	assert.Empty(t, st.net6x)
+	assert.Empty(t, st.netx)
 
-	// CIDRs longer than /16: the /24s they cover or lie in.
+	// CIDRs longer than /16: the nodes, depth first, each at the first byte where its CIDRs
+	// part or one ends (IPv4 addresses mapped: byte 14 is an IPv4 address's third).
 	n := rule(1, "n", policy.EventConnect, policy.ActionAudit)
 	n.CIDRs = []netip.Prefix{
 		netip.MustParsePrefix("192.168.1.0/24"), netip.MustParsePrefix("192.168.2.128/25"),
@@ -1050,40 +1058,36 @@ func TestCompileClosure(t *testing.T) {
 	}
 	nst, err := compile(&policy.Set{Rules: []policy.Rule{n}}, map[Hook]bool{HookConnectCG: true})
 	require.NoError(t, err)
-	assert.Equal(t, map[uint16]net24{
-		0xc0a8: {W: [4]uint64{1<<1 | 1<<2 | 0xf<<4, 0, 0, 1 << (200 - 192)}}, // 192.168.1, .2, .4 to .7, .200
-		0x0a02: {W: [4]uint64{^uint64(0), ^uint64(0), 0, 0}},                 // 10.2.0 to 10.2.127
-	}, nst.net4)
-	// Their entries: per address, the rules of the longest CIDR covering it (index 1: the rule's;
-	// 0: none).
+	assert.Equal(t, map[uint16]net16{0x0a02: {Node: 1}, 0xc0a8: {Node: 2}}, nst.net4)
+	assert.Equal(t, map[uint16]net16{0x2001: {Node: 6}, 0x2002: {Val: 1}, 0x2003: {Val: 1}}, nst.net6)
+	// Per slot, the rules of the longest CIDR covering it (index 1: the rule's; 0: none).
 	require.Equal(t, []bits{{}, bitsOf(1)}, nst.net4val)
-	k24 := func(a, b, c byte) uint32 { return uint32(a)<<16 | uint32(b)<<8 | uint32(c) }
-	span := func(first, last int) (v bpf.PolicyPolNet24v) {
-		for x := first; x <= last; x++ {
-			v.Val[x] = 1
+	require.Equal(t, []bits{{}, bitsOf(1)}, nst.net6val)
+	node := func(prefix []byte, lvl int, spans [][2]int, below map[int]uint16) (n bpf.PolicyPolNetn) {
+		copy(n.Addr[:], prefix)
+		for x := range prefix {
+			n.Mask[x] = 0xff
 		}
-		return v
+		n.Lvl = uint32(lvl)
+		for _, s := range spans {
+			for x := s[0]; x <= s[1]; x++ {
+				n.Val[x] = 1
+			}
+		}
+		for x, i := range below {
+			n.Node[x] = i
+		}
+		return n
 	}
-	want24 := map[uint32]bpf.PolicyPolNet24v{
-		k24(192, 168, 1):   span(0, 255),
-		k24(192, 168, 2):   span(128, 255), // the /25
-		k24(192, 168, 4):   span(0, 255),   // the /22 (and the /32 in it)
-		k24(192, 168, 5):   span(0, 255),
-		k24(192, 168, 6):   span(0, 255),
-		k24(192, 168, 7):   span(0, 255),
-		k24(192, 168, 200): span(7, 7), // the /32
-	}
-	for c := range byte(128) {
-		want24[k24(10, 2, c)] = span(0, 255)
-	}
-	assert.Equal(t, want24, nst.net24x)
-	// IPv6: 2002::/15 covers two /16s; 2001:db8::/32 is a node of the /16 2001, at its byte 3.
-	assert.Equal(t, map[uint16]net6{0x2001: {Node: 1}, 0x2002: {Val: 1}, 0x2003: {Val: 1}}, nst.net6)
-	require.Len(t, nst.net6x, 1)
-	want6 := bpf.PolicyPolNet6n{Addr: [16]byte{0x20, 0x01, 0x0d}, Mask: [16]byte{0xff, 0xff, 0xff}, Lvl: 3}
-	want6.Val[0xb8] = 1
-	assert.Equal(t, want6, nst.net6x[0])
-	assert.Equal(t, []bits{{}, bitsOf(1)}, nst.net6val)
+	v4 := func(b ...byte) []byte { return append([]byte{10: 0xff, 11: 0xff}, b...) }
+	assert.Equal(t, []bpf.PolicyPolNetn{
+		node(v4(10, 2), 14, [][2]int{{0, 127}}, nil),                                         // 10.2.0.0/17
+		node(v4(192, 168), 14, [][2]int{{1, 1}, {4, 7}}, map[int]uint16{2: 3, 4: 4, 200: 5}), // .1/24, the /22
+		node(v4(192, 168, 2), 15, [][2]int{{128, 255}}, nil),                                 // the /25
+		node(v4(192, 168, 4), 15, [][2]int{{0, 255}}, nil),                                   // the /22, and the /32 in it
+		node(v4(192, 168, 200), 15, [][2]int{{7, 7}}, nil),                                   // the /32
+		node([]byte{0x20, 0x01, 0x0d}, 3, [][2]int{{0xb8, 0xb8}}, nil),                       // 2001:db8::/32
+	}, nst.netx)
 	assert.Equal(t, bitsOf(1, 2, 5), st.hdr.Hook[HookExecTP])
 	assert.Equal(t, bitsOf(3, 4), st.hdr.Hook[HookConnectCG])
 	assert.Equal(t, bitsOf(3, 4), st.hdr.AnyBinary)
