@@ -174,11 +174,13 @@ type state struct {
 	euids       map[uint32]bits
 	touids      map[uint32]bits // privilege changes: the new uid
 	ports       map[uint16]bits
-	net4        map[uint16]net16    // osec_pol_net4: the IPv4 /16s CIDRs touch (their rules, first node, flags)
-	net6        map[uint16]net16    // osec_pol_net6: the IPv6 /16s
-	netx        []bpf.PolicyPolNetn // osec_pol_netx: the nodes of the CIDRs longer than /16, both families
-	net4val     []bits              // osec_pol_net4val: the rules the IPv4 entries and nodes index (0: none)
-	net6val     []bits              // osec_pol_net6val: the same for IPv6
+	net4        map[uint16]net16      // osec_pol_net4: the IPv4 /16s CIDRs touch (their rules, first node, flags)
+	net6        map[uint16]net16      // osec_pol_net6: the IPv6 /16s
+	netx        []bpf.PolicyPolNetn   // osec_pol_netx: the nodes of the CIDRs longer than /16, both families
+	net4val     []bits                // osec_pol_net4val: the rules the IPv4 entries and nodes index (0: none)
+	net6val     []bits                // osec_pol_net6val: the same for IPv6
+	trie4       map[netip.Prefix]bits // osec_pol_cidr4: the CIDRs the /16s left to the trie need (closed)
+	trie6       map[netip.Prefix]bits // osec_pol_cidr6
 	workloads   []ruleWorkload
 	states      []RuleState
 }
@@ -361,6 +363,7 @@ type netFamily struct {
 	inner   map[uint16][]netip.Prefix
 	idx     *ruleIndex
 	out     map[uint16]net16
+	trie    map[netip.Prefix]bits // the CIDRs the /16s left to the trie need
 }
 
 // fillNet builds the CIDR lookup that replaces the tries (osec_pol_net4, osec_pol_net6,
@@ -420,15 +423,8 @@ func (s *state) fillNet() {
 		first := len(b.nodes)
 		// longest16: the rules of the longest CIDR of /16 or shorter covering the /16 h.
 		longest16 := func(h uint16) bits {
-			var a [16]byte
-			if fam.from == 12 {
-				a[10], a[11] = 0xff, 0xff
-			}
-			a[fam.from], a[fam.from+1] = byte(h>>8), byte(h)
-			for l := 8*fam.from + 16; l >= 8*fam.from; l-- {
-				if v, ok := fam.cidrs[netip.PrefixFrom(netip.AddrFrom16(a), l).Masked()]; ok {
-					return v
-				}
+			if ps := fam.covering(h); len(ps) > 0 {
+				return fam.cidrs[ps[0]]
 			}
 			return bits{}
 		}
@@ -456,15 +452,43 @@ func (s *state) fillNet() {
 				trie[key{f, h}] = true
 			}
 		}
+		// The tries hold what the /16s left to them need: their CIDRs and those covering them.
+		fam.trie = map[netip.Prefix]bits{}
 		for k := range trie {
-			if k.fam == f {
-				fam.out[k.h] = net16{Flags: uint8(bpf.PolicyPolNetFlagsPOL_NET_TRIE)}
+			if k.fam != f {
+				continue
+			}
+			fam.out[k.h] = net16{Flags: uint8(bpf.PolicyPolNetFlagsPOL_NET_TRIE)}
+			for _, p := range append(fam.covering(k.h), fam.inner[k.h]...) {
+				fam.trie[p] = fam.cidrs[p]
 			}
 		}
 	}
 	s.net4, s.net4val = fams[0].out, fams[0].idx.vals
 	s.net6, s.net6val = fams[1].out, fams[1].idx.vals
 	s.netx = b.nodes
+	s.trie4 = make(map[netip.Prefix]bits, len(fams[0].trie))
+	for p, v := range fams[0].trie {
+		s.trie4[netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)] = v
+	}
+	s.trie6 = fams[1].trie
+}
+
+// covering returns the family's CIDRs of /16 or shorter that cover the /16 h, longest first.
+func (fam *netFamily) covering(h uint16) []netip.Prefix {
+	var a [16]byte
+	if fam.from == 12 {
+		a[10], a[11] = 0xff, 0xff
+	}
+	a[fam.from], a[fam.from+1] = byte(h>>8), byte(h)
+	var ps []netip.Prefix
+	for l := 8*fam.from + 16; l >= 8*fam.from; l-- {
+		p := netip.PrefixFrom(netip.AddrFrom16(a), l).Masked()
+		if _, ok := fam.cidrs[p]; ok {
+			ps = append(ps, p)
+		}
+	}
+	return ps
 }
 
 // netBuilder builds the nodes of the CIDR lookup (struct pol_netn), or with idx nil only counts

@@ -651,8 +651,8 @@ func (e *Enforcer) buildInner(st *state, cg map[uint64]bpf.PolicyPolCgroup) (_ m
 		{"osec_pol_par_suffix", len(st.parSuffix), binaries(st.parSuffix)},
 		{"osec_pol_path_exact", len(st.pathExact), paths(st.pathExact)},
 		{"osec_pol_path_prefix", len(st.pathPrefix), paths(st.pathPrefix)},
-		{"osec_pol_cidr4", len(st.cidr4), cidrs(st.cidr4, true)},
-		{"osec_pol_cidr6", len(st.cidr6), cidrs(st.cidr6, false)},
+		{"osec_pol_cidr4", len(st.trie4), cidrs(st.trie4, true)},
+		{"osec_pol_cidr6", len(st.trie6), cidrs(st.trie6, false)},
 		{"osec_pol_netx", len(st.netx), func(mp *ebpf.Map) error {
 			keys := make([]uint32, len(st.netx))
 			for i := range keys {

@@ -7,6 +7,7 @@ package enforce
 import (
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -424,18 +425,16 @@ func TestConnectDeny(t *testing.T) {
 		gen  uint64
 		cidr string
 	}{{51, "127.0.1.0/24"}, {61, "127.1.0.0/16"}} {
-		spare := bpf.PolicyPolLpm4{Prefixlen: 24, Addr: [4]byte{10, 9, 9, 0}} // makes room in the trie
-		other.CIDRs = []netip.Prefix{netip.MustParsePrefix(c.cidr), netip.MustParsePrefix("10.9.9.0/24")}
+		other.CIDRs = []netip.Prefix{netip.MustParsePrefix(c.cidr)}
 		require.NoError(t, e.enf.Apply(&policy.Set{Generation: c.gen, Rules: []policy.Rule{other}}))
 		e.enf.mu.Lock()
 		slot := e.enf.active
 		trie := e.enf.innerFDs[slot]["osec_pol_cidr4"]
 		e.enf.mu.Unlock()
-		p := netip.MustParsePrefix(c.cidr)
-		var v bits
-		require.NoError(t, trie.Lookup(bpf.PolicyPolLpm4{Prefixlen: uint32(p.Bits()), Addr: p.Addr().As4()}, &v))
-		require.NoError(t, trie.Delete(spare))
-		require.NoError(t, trie.Put(bpf.PolicyPolLpm4{Prefixlen: 24, Addr: [4]byte{127, 0, 0, 0}}, v))
+		// Within the budget the trie is empty (created with room for one entry).
+		var lk bpf.PolicyPolLpm4
+		require.ErrorIs(t, trie.NextKey(nil, &lk), ebpf.ErrKeyNotExist)
+		require.NoError(t, trie.Put(bpf.PolicyPolLpm4{Prefixlen: 24, Addr: [4]byte{127, 0, 0, 0}}, bitsOf0(0)))
 		require.NoError(t, connect(denied), "gen %d: the lookup skips the trie", c.gen)
 		net4 := e.enf.coll.Maps["osec_pol_net4"]
 		k := slot*65536 + 127<<8 // the /16 127.0
@@ -533,22 +532,13 @@ func TestConnectCIDRLookup(t *testing.T) {
 		require.Zero(t, v.Flags, "%#x: within the budget, no /16 is left to the trie", h)
 	}
 	check(71)
-	// The hashes answer alone: the same with the active trie emptied behind the compiler's back
-	// (a missing hash entry would fall back to the trie and hide a wrong lookup).
+	// The nodes answer alone: the trie is empty (a missing entry would fall back to it).
+	assert.Empty(t, st.trie4)
 	e.enf.mu.Lock()
 	trie := e.enf.innerFDs[e.enf.active]["osec_pol_cidr4"]
 	e.enf.mu.Unlock()
-	var keys []bpf.PolicyPolLpm4
 	var k bpf.PolicyPolLpm4
-	var v bits
-	for it := trie.Iterate(); it.Next(&k, &v); {
-		keys = append(keys, k)
-	}
-	require.Len(t, keys, 7)
-	for _, k := range keys {
-		require.NoError(t, trie.Delete(k))
-	}
-	check(71)
+	require.ErrorIs(t, trie.NextKey(nil, &k), ebpf.ErrKeyNotExist)
 
 	// Over the nodes' budget, the /16s with the most nodes are left to the trie: the same
 	// answers.
@@ -560,6 +550,10 @@ func TestConnectCIDRLookup(t *testing.T) {
 	e.enf.mu.Unlock()
 	assert.Empty(t, st.netx, "127.0's 5 nodes are over the budget of 2")
 	assert.Equal(t, net16{Flags: uint8(bpf.PolicyPolNetFlagsPOL_NET_TRIE)}, st.net4[127<<8], "127.0 is left to the trie")
+	assert.ElementsMatch(t, []netip.Prefix{
+		netip.MustParsePrefix("127.0.5.0/24"), netip.MustParsePrefix("127.0.6.128/25"), netip.MustParsePrefix("127.0.7.9/32"),
+		netip.MustParsePrefix("127.0.8.0/21"), netip.MustParsePrefix("127.0.10.0/30"), netip.MustParsePrefix("127.0.12.7/32"),
+	}, slices.Collect(maps.Keys(st.trie4)), "the trie holds 127.0's CIDRs, nothing else")
 	assert.Zero(t, st.net4[127<<8|20].Flags, "127.20, covered by the /12, is not")
 	check(72)
 }
@@ -642,22 +636,13 @@ func TestConnectCIDRLookup6(t *testing.T) {
 		require.Zero(t, v.Flags, "%#x: within the budget, no /16 is left to the trie", h)
 	}
 	check(81)
-	// The nodes answer alone: the same with the active trie emptied behind the compiler's back
-	// (a missing entry would fall back to the trie and hide a wrong lookup).
+	// The nodes answer alone: the trie is empty (a missing entry would fall back to it).
+	assert.Empty(t, st.trie6)
 	e.enf.mu.Lock()
 	trie := e.enf.innerFDs[e.enf.active]["osec_pol_cidr6"]
 	e.enf.mu.Unlock()
-	var keys []bpf.PolicyPolLpm6
 	var k bpf.PolicyPolLpm6
-	var v bits
-	for it := trie.Iterate(); it.Next(&k, &v); {
-		keys = append(keys, k)
-	}
-	require.Len(t, keys, 8)
-	for _, k := range keys {
-		require.NoError(t, trie.Delete(k))
-	}
-	check(81)
+	require.ErrorIs(t, trie.NextKey(nil, &k), ebpf.ErrKeyNotExist)
 
 	// Over the nodes' budget, the /16s with the most nodes are left to the trie: the same
 	// answers.
@@ -669,6 +654,10 @@ func TestConnectCIDRLookup6(t *testing.T) {
 	e.enf.mu.Unlock()
 	assert.Equal(t, net16{Flags: uint8(bpf.PolicyPolNetFlagsPOL_NET_TRIE)}, st.net6[0x2001], "2001's nodes are over the budget of 2")
 	assert.Equal(t, net16{Node: 1}, st.net6[0], "::/120's one node fits")
+	assert.ElementsMatch(t, []netip.Prefix{
+		netip.MustParsePrefix("2001:db8:1::/48"), netip.MustParsePrefix("2001:db8:2::/64"), netip.MustParsePrefix("2001:db8:3::1/128"),
+		netip.MustParsePrefix("2001:db8:4:0:1::/80"), netip.MustParsePrefix("2001:db8:1::7/128"), netip.MustParsePrefix("2001:db8:2::8/125"),
+	}, slices.Collect(maps.Keys(st.trie6)), "the trie holds 2001's CIDRs, nothing else")
 	assert.Len(t, st.netx, 1)
 	check(82)
 }
