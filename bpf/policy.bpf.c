@@ -1039,12 +1039,20 @@ static __always_inline bool is_v4mapped(const __u8 *a)
 	return lo == 0 && mid == 0 && a[10] == 0xff && a[11] == 0xff;
 }
 
+static __always_inline __u32 popcount64(__u64 x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ULL);
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (x * 0x0101010101010101ULL) >> 56;
+}
+
 /* net_lookup returns the index of the rules of the CIDRs of set gen that cover the address a
  * (16 bytes of a map value, IPv4 mapped) whose /16's entry is s (see osec_pol_net4), or -1 when
  * the trie must be searched (a /16 left to it, or an entry the compiler did not write). */
 static __always_inline int net_lookup(__u32 gen, const __u8 *a, struct pol_net16 *s)
 {
-	__u64 lo, hi, plo, phi, mlo, mhi;
+	__u64 lo, hi, plo, phi, mlo, mhi, w;
 	struct pol_netn *n;
 	__u32 val, node, k;
 	void *in;
@@ -1061,7 +1069,7 @@ static __always_inline int net_lookup(__u32 gen, const __u8 *a, struct pol_net16
 	__builtin_memcpy(&lo, a, 8);
 	__builtin_memcpy(&hi, a + 8, 8);
 	/* Each node is at least a byte deeper than its parent: levels 2 to 15. */
-	for (int i = 0; i < 14 && node; i++) {
+	for (int i = 0; i < 14; i++) {
 		k = node - 1;
 		n = bpf_map_lookup_elem(in, &k);
 		if (!n)
@@ -1074,7 +1082,10 @@ static __always_inline int net_lookup(__u32 gen, const __u8 *a, struct pol_net16
 			return val; /* it differs in a byte skipped: the parent's slot is the answer */
 		k = a[n->lvl & 15];
 		val = n->val[k];
-		node = n->node[k];
+		w = n->has[k / 64];
+		if (!((w >> (k % 64)) & 1))
+			return val;
+		node = n->kids + n->rank[k / 64] + popcount64(w & ((1ULL << (k % 64)) - 1)) + 1;
 	}
 	if (node)
 		return -1; /* deeper than any set the compiler writes */

@@ -303,9 +303,11 @@ type PolicyPolNetn struct {
 	Addr [16]uint8
 	Mask [16]uint8
 	Lvl  uint32
-	Pad  uint32
+	Kids uint32
+	Has  [4]uint64
+	Rank [4]uint8
+	Pad  [4]uint8
 	Val  [256]uint8
-	Node [256]uint16
 }
 
 type PolicyPolOutcome uint32

@@ -207,15 +207,18 @@ struct pol_net16 {
 /* osec_pol_netx value: a node, a level of a multibit trie (8 bits a level, levels without a
  * branch or a CIDR skipped): the CIDRs under a prefix of lvl bytes, by the address's byte lvl.
  * Addresses are 16 bytes, IPv4 ones mapped (::ffff:a.b.c.d): an IPv4 /16's nodes are at
- * levels 14 and 15. */
+ * levels 14 and 15. A node's children are consecutive, in the order of their byte: the child
+ * of byte b is at kids + rank[b / 64] + the bits of has[b / 64] below b. 336 bytes. */
 struct pol_netn {
-	__u8 addr[16];   /* the prefix: the address's first lvl bytes, the rest zero */
-	__u8 mask[16];   /* 0xff for each of those bytes, the rest zero */
-	__u32 lvl;       /* 2 to 15 */
-	__u32 pad;
-	__u8 val[256];   /* by byte lvl: the rules of the longest CIDR covering the prefix and that
-			  * byte, an index into the family's table of rules (0: none) */
-	__u16 node[256]; /* by byte lvl: the node of the longer CIDRs under it, index + 1 (0: none) */
+	__u8 addr[16];  /* the prefix: the address's first lvl bytes, the rest zero */
+	__u8 mask[16];  /* 0xff for each of those bytes, the rest zero */
+	__u32 lvl;      /* 2 to 15 */
+	__u32 kids;     /* the index of the first child in osec_pol_netx */
+	__u64 has[4];   /* a bit per byte value with a child: longer CIDRs under it */
+	__u8 rank[4];   /* the children of the words of has before each */
+	__u8 pad[4];
+	__u8 val[256];  /* by byte lvl: the rules of the longest CIDR covering the prefix and that
+			 * byte, an index into the family's table of rules (0: none) */
 };
 
 /* Value of the binary maps: the rules whose binary selector matches, and the rules whose

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	mbits "math/bits"
 	"net/netip"
 	"slices"
 	"strings"
@@ -344,11 +345,8 @@ func (x *ruleIndex) of(b bits) uint8 {
 
 type net16 = bpf.PolicyPolNet16
 
-// netNodeBytes is the kernel's size of a CIDR lookup node (struct pol_netn).
-const netNodeBytes = 16 + 16 + 8 + 256 + 2*256
-
-// netBudget is the most nodes of a set's CIDR lookup, both families (osec_pol_netx,
-// netNodeBytes each: 13 MiB at most): the /16s whose nodes do not fit are searched in their
+// netBudget is the most nodes of a set's CIDR lookup, both families (osec_pol_netx, 336
+// bytes each in the kernel: 5.3 MiB at most): the /16s whose nodes do not fit are searched in their
 // family's trie (POL_NET_TRIE), those with the most nodes first. A /16 takes a node for its CIDRs
 // longer than /16, and one more per level where they part or end around an address: 10,000 IPv4
 // CIDRs of /24 to /32 in one /16, ~4,000 (a /24 holding longer CIDRs is a node); 10,000 IPv6
@@ -397,7 +395,7 @@ func (s *state) fillNet() {
 		}
 		for h, ps := range fam.inner {
 			b := netBuilder{cidrs: fam.cidrs}
-			b.node(ps, fam.from+2, bits{})
+			b.root(ps, fam.from+2, bits{})
 			count[key{f, h}] = b.count
 			total += b.count
 		}
@@ -437,7 +435,7 @@ func (s *state) fillNet() {
 		for _, h := range slices.Sorted(maps.Keys(fam.inner)) {
 			if !trie[key{f, h}] {
 				base := longest16(h)
-				fam.out[h] = net16{Val: fam.idx.of(base), Node: b.node(fam.inner[h], fam.from+2, base)}
+				fam.out[h] = net16{Val: fam.idx.of(base), Node: b.root(fam.inner[h], fam.from+2, base)}
 			}
 		}
 		if !fam.idx.ok {
@@ -500,10 +498,24 @@ type netBuilder struct {
 	count int
 }
 
-// node builds the node of the CIDRs ps, all longer than /8*from and in one /8*from prefix that
+// root builds the node of the CIDRs ps, all longer than /8*from and in one /8*from prefix that
 // the rules base cover (those of the longest CIDR covering it), and the nodes below it. It
 // returns the node's index + 1 (0 when only counting).
-func (b *netBuilder) node(ps []netip.Prefix, from int, base bits) uint16 {
+func (b *netBuilder) root(ps []netip.Prefix, from int, base bits) uint16 {
+	at := len(b.nodes)
+	if b.idx != nil {
+		b.nodes = append(b.nodes, bpf.PolicyPolNetn{})
+	}
+	b.node(ps, from, base, at)
+	if b.idx == nil {
+		return 0
+	}
+	return uint16(at + 1)
+}
+
+// node builds root's node at index at (reserved) and, below it, its children, consecutive in
+// the order of their byte (reserved before any is built).
+func (b *netBuilder) node(ps []netip.Prefix, from int, base bits, at int) {
 	// Its level: the first byte from `from` where the CIDRs part, or where the shortest ends.
 	first := ps[0].Addr().As16()
 	lvl := 15
@@ -543,28 +555,39 @@ func (b *netBuilder) node(ps []netip.Prefix, from int, base bits) uint16 {
 	if rules == nil {
 		for _, ps := range below {
 			if len(ps) > 0 {
-				b.node(ps, lvl+1, bits{})
+				b.node(ps, lvl+1, bits{}, 0)
 			}
 		}
-		return 0
+		return
 	}
-	i := len(b.nodes)
-	b.nodes = append(b.nodes, bpf.PolicyPolNetn{Lvl: uint32(lvl)})
-	var val [256]uint8
-	var next [256]uint16
-	for x := range 256 {
-		val[x] = b.idx.of(rules[x])
-		if len(below[x]) > 0 {
-			next[x] = b.node(below[x], lvl+1, rules[x])
-		}
-	}
-	n := &b.nodes[i] // after the children: the slice may have grown
+	n := bpf.PolicyPolNetn{Lvl: uint32(lvl), Kids: uint32(len(b.nodes))}
 	copy(n.Addr[:lvl], first[:lvl])
 	for x := range lvl {
 		n.Mask[x] = 0xff
 	}
-	n.Val, n.Node = val, next
-	return uint16(i + 1)
+	kids := 0
+	for x := range 256 {
+		n.Val[x] = b.idx.of(rules[x])
+		if len(below[x]) > 0 {
+			n.Has[x/64] |= 1 << (x % 64)
+			kids++
+		}
+	}
+	if kids == 0 {
+		n.Kids = 0 // a leaf: the same bytes wherever it is
+	}
+	for w := 1; w < 4; w++ {
+		n.Rank[w] = n.Rank[w-1] + uint8(mbits.OnesCount64(n.Has[w-1]))
+	}
+	b.nodes[at] = n
+	b.nodes = append(b.nodes, make([]bpf.PolicyPolNetn, kids)...)
+	k := len(b.nodes) - kids
+	for x := range 256 {
+		if len(below[x]) > 0 {
+			b.node(below[x], lvl+1, rules[x], k)
+			k++
+		}
+	}
 }
 
 // chooseHook picks the rule's backend among the attached hooks.

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	mbits "math/bits"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -484,7 +486,7 @@ func TestConnectCIDRLookup(t *testing.T) {
 	const p, q = 40001, 40002
 	a := rule(1, "a", policy.EventConnect, policy.ActionDeny)
 	a.Ports = []policy.PortRange{{First: p, Last: p}}
-	for _, c := range []string{"127.16.0.0/12", "127.0.5.0/24", "127.0.6.128/25", "127.0.7.9/32", "127.0.8.0/21", "127.0.10.0/30"} {
+	for _, c := range []string{"127.16.0.0/12", "127.0.5.0/24", "127.0.6.128/25", "127.0.7.9/32", "127.0.8.0/21", "127.0.10.0/30", "127.0.70.0/25", "127.0.200.9/32"} {
 		a.CIDRs = append(a.CIDRs, netip.MustParsePrefix(c))
 	}
 	b := rule(2, "b", policy.EventConnect, policy.ActionDeny)
@@ -510,6 +512,10 @@ func TestConnectCIDRLookup(t *testing.T) {
 		{"127.0.12.8", q, false}, // b is that /32 only
 		{"127.0.16.1", p, false},
 		{"127.0.0.2", p, false},
+		{"127.0.70.5", p, true}, // children of 127.0's node in each of its bitmap's words
+		{"127.0.70.200", p, false},
+		{"127.0.200.9", p, true},
+		{"127.0.200.10", p, false},
 	}
 	check := func(gen uint64) {
 		t.Helper()
@@ -548,11 +554,12 @@ func TestConnectCIDRLookup(t *testing.T) {
 	e.enf.mu.Lock()
 	st = e.enf.cur[e.enf.active]
 	e.enf.mu.Unlock()
-	assert.Empty(t, st.netx, "127.0's 5 nodes are over the budget of 2")
+	assert.Empty(t, st.netx, "127.0's 7 nodes are over the budget of 2")
 	assert.Equal(t, net16{Flags: uint8(bpf.PolicyPolNetFlagsPOL_NET_TRIE)}, st.net4[127<<8], "127.0 is left to the trie")
 	assert.ElementsMatch(t, []netip.Prefix{
 		netip.MustParsePrefix("127.0.5.0/24"), netip.MustParsePrefix("127.0.6.128/25"), netip.MustParsePrefix("127.0.7.9/32"),
 		netip.MustParsePrefix("127.0.8.0/21"), netip.MustParsePrefix("127.0.10.0/30"), netip.MustParsePrefix("127.0.12.7/32"),
+		netip.MustParsePrefix("127.0.70.0/25"), netip.MustParsePrefix("127.0.200.9/32"),
 	}, slices.Collect(maps.Keys(st.trie4)), "the trie holds 127.0's CIDRs, nothing else")
 	assert.Zero(t, st.net4[127<<8|20].Flags, "127.20, covered by the /12, is not")
 	check(72)
@@ -988,6 +995,98 @@ func bitsOf0(ids ...int) bits {
 	return b
 }
 
+// TestCompileNetLookup checks the compiled CIDR lookup against the CIDRs themselves: random sets
+// of nested CIDRs of both families, and for addresses in, beside and between them, a walk of the
+// nodes as policy.bpf.c's net_lookup walks them must give the rules of every CIDR covering the
+// address (the kernel's walk itself is TestConnectCIDRLookup's and TestConnectCIDRLookup6's).
+func TestCompileNetLookup(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	mapped4 := netip.MustParsePrefix("::ffff:0:0/96")
+	walk := func(st *state, a [16]byte) (bits, bool) {
+		ent, vals := st.net6[uint16(a[0])<<8|uint16(a[1])], st.net6val
+		if netip.AddrFrom16(a).Is4In6() {
+			ent, vals = st.net4[uint16(a[12])<<8|uint16(a[13])], st.net4val
+		}
+		if ent.Flags != 0 {
+			return bits{}, false
+		}
+		val, node := ent.Val, uint32(ent.Node)
+		for node != 0 {
+			n := st.netx[node-1]
+			for i := range 16 {
+				if a[i]&n.Mask[i] != n.Addr[i] {
+					return vals[val], true
+				}
+			}
+			k := a[n.Lvl]
+			val = n.Val[k]
+			w := n.Has[k/64]
+			if w>>(k%64)&1 == 0 {
+				break
+			}
+			node = n.Kids + uint32(n.Rank[k/64]) + uint32(mbits.OnesCount64(w&(1<<(k%64)-1))) + 1
+		}
+		return vals[val], true
+	}
+	for round := range 40 {
+		var ps policy.Set
+		var seeds []netip.Prefix
+		for r := range 1 + rng.IntN(6) {
+			ru := rule(uint32(r+1), fmt.Sprintf("r%d", r), policy.EventConnect, policy.ActionAudit)
+			for range 1 + rng.IntN(60) {
+				var p netip.Prefix
+				if len(seeds) > 0 && rng.IntN(3) > 0 { // nested in, or beside, an earlier one
+					base := seeds[rng.IntN(len(seeds))]
+					a := base.Addr().As16()
+					a[rng.IntN(16)] ^= byte(1 << rng.IntN(8))
+					p = netip.PrefixFrom(netip.AddrFrom16(a), base.Bits()+rng.IntN(129-base.Bits()))
+				} else if rng.IntN(2) == 0 {
+					a := netip.AddrFrom4([4]byte{10, byte(rng.IntN(3)), byte(rng.IntN(256)), byte(rng.IntN(256))})
+					p = netip.PrefixFrom(netip.AddrFrom16(a.As16()), 96+8+rng.IntN(25))
+				} else {
+					var a [16]byte
+					a[0], a[1], a[2], a[15] = 0x20, 0x01, byte(rng.IntN(3)), byte(rng.IntN(256))
+					p = netip.PrefixFrom(netip.AddrFrom16(a), 8+rng.IntN(121))
+				}
+				p = p.Masked()
+				if p.Bits() < 96 && p.Overlaps(mapped4) {
+					continue // an IPv6 CIDR over IPv4-mapped addresses: IPv4 connects never see it
+				}
+				seeds = append(seeds, p)
+				ru.CIDRs = append(ru.CIDRs, p)
+			}
+			ps.Rules = append(ps.Rules, ru)
+		}
+		st, err := compile(&ps, map[Hook]bool{HookConnectCG: true})
+		require.NoError(t, err)
+		for _, p := range seeds {
+			for range 8 {
+				a := p.Addr().As16()
+				for i := p.Bits() / 8; i < 16; i++ { // inside p, or beside it
+					a[i] = byte(rng.IntN(256))
+				}
+				if rng.IntN(4) == 0 {
+					a[rng.IntN(16)] ^= 1
+				}
+				addr := netip.AddrFrom16(a)
+				var want bits
+				for r, ru := range ps.Rules {
+					for _, c := range ru.CIDRs {
+						if c.Contains(addr) || (addr.Is4In6() && c.Addr().Is4() && c.Contains(addr.Unmap())) {
+							set(&want, r)
+						}
+					}
+				}
+				got, ok := walk(st, a)
+				if !ok {
+					continue // left to the trie
+				}
+				require.Equal(t, want, got, "round %d: %s", round, addr)
+			}
+		}
+	}
+}
+
 func TestCompileClosure(t *testing.T) {
 	a := rule(1, "a", policy.EventExec, policy.ActionAudit)
 	a.Binary.Prefix = []string{"/usr"}
@@ -1052,7 +1151,7 @@ func TestCompileClosure(t *testing.T) {
 	// Per slot, the rules of the longest CIDR covering it (index 1: the rule's; 0: none).
 	require.Equal(t, []bits{{}, bitsOf(1)}, nst.net4val)
 	require.Equal(t, []bits{{}, bitsOf(1)}, nst.net6val)
-	node := func(prefix []byte, lvl int, spans [][2]int, below map[int]uint16) (n bpf.PolicyPolNetn) {
+	node := func(prefix []byte, lvl int, spans ...[2]int) (n bpf.PolicyPolNetn) {
 		copy(n.Addr[:], prefix)
 		for x := range prefix {
 			n.Mask[x] = 0xff
@@ -1063,19 +1162,19 @@ func TestCompileClosure(t *testing.T) {
 				n.Val[x] = 1
 			}
 		}
-		for x, i := range below {
-			n.Node[x] = i
-		}
 		return n
 	}
 	v4 := func(b ...byte) []byte { return append([]byte{10: 0xff, 11: 0xff}, b...) }
+	// 192.168's children: bytes 2, 4 and 200, at 2, 3 and 4.
+	c0a8 := node(v4(192, 168), 14, [2]int{1, 1}, [2]int{4, 7}) // .1/24, the /22
+	c0a8.Kids, c0a8.Has, c0a8.Rank = 2, [4]uint64{1<<2 | 1<<4, 0, 0, 1 << (200 - 192)}, [4]uint8{0, 2, 2, 2}
 	assert.Equal(t, []bpf.PolicyPolNetn{
-		node(v4(10, 2), 14, [][2]int{{0, 127}}, nil),                                         // 10.2.0.0/17
-		node(v4(192, 168), 14, [][2]int{{1, 1}, {4, 7}}, map[int]uint16{2: 3, 4: 4, 200: 5}), // .1/24, the /22
-		node(v4(192, 168, 2), 15, [][2]int{{128, 255}}, nil),                                 // the /25
-		node(v4(192, 168, 4), 15, [][2]int{{0, 255}}, nil),                                   // the /22, and the /32 in it
-		node(v4(192, 168, 200), 15, [][2]int{{7, 7}}, nil),                                   // the /32
-		node([]byte{0x20, 0x01, 0x0d}, 3, [][2]int{{0xb8, 0xb8}}, nil),                       // 2001:db8::/32
+		node(v4(10, 2), 14, [2]int{0, 127}), // 10.2.0.0/17
+		c0a8,
+		node(v4(192, 168, 2), 15, [2]int{128, 255}),           // the /25
+		node(v4(192, 168, 4), 15, [2]int{0, 255}),             // the /22, and the /32 in it
+		node(v4(192, 168, 200), 15, [2]int{7, 7}),             // the /32
+		node([]byte{0x20, 0x01, 0x0d}, 3, [2]int{0xb8, 0xb8}), // 2001:db8::/32
 	}, nst.netx)
 	assert.Equal(t, bitsOf(1, 2, 5), st.hdr.Hook[HookExecTP])
 	assert.Equal(t, bitsOf(3, 4), st.hdr.Hook[HookConnectCG])
