@@ -1048,11 +1048,11 @@ static __always_inline __u32 popcount64(__u64 x)
 }
 
 /* net_lookup returns the index of the rules of the CIDRs of set gen that cover the address a
- * (16 bytes of a map value, IPv4 mapped) whose /16's entry is s (see osec_pol_net4), or -1 when
+ * (16 bytes of a map value, 8-aligned, IPv4 mapped) whose /16's entry is s (see osec_pol_net4), or -1 when
  * the trie must be searched (a /16 left to it, or an entry the compiler did not write). */
-static __always_inline int net_lookup(__u32 gen, const __u8 *a, struct pol_net16 *s)
+static __noinline int net_lookup(__u32 gen, const __u8 *a, struct pol_net16 *s)
 {
-	__u64 lo, hi, plo, phi, mlo, mhi, w;
+	__u64 lo, hi, w;
 	struct pol_netn *n;
 	__u32 val, node, k;
 	void *in;
@@ -1066,19 +1066,15 @@ static __always_inline int net_lookup(__u32 gen, const __u8 *a, struct pol_net16
 	in = bpf_map_lookup_elem(&osec_pol_netx, &gen);
 	if (!in)
 		return -1;
-	__builtin_memcpy(&lo, a, 8);
-	__builtin_memcpy(&hi, a + 8, 8);
+	__builtin_memcpy(&lo, __builtin_assume_aligned(a, 8), 8);
+	__builtin_memcpy(&hi, __builtin_assume_aligned(a + 8, 8), 8);
 	/* Each node is at least a byte deeper than its parent: levels 2 to 15. */
 	for (int i = 0; i < 14; i++) {
 		k = node - 1;
 		n = bpf_map_lookup_elem(in, &k);
 		if (!n)
 			return -1;
-		__builtin_memcpy(&plo, n->addr, 8);
-		__builtin_memcpy(&phi, n->addr + 8, 8);
-		__builtin_memcpy(&mlo, n->mask, 8);
-		__builtin_memcpy(&mhi, n->mask + 8, 8);
-		if ((lo & mlo) != plo || (hi & mhi) != phi)
+		if ((lo & n->mask[0]) != n->addr[0] || (hi & n->mask[1]) != n->addr[1])
 			return val; /* it differs in a byte skipped: the parent's slot is the answer */
 		k = a[n->lvl & 15];
 		val = n->val[k];

@@ -300,8 +300,8 @@ const (
 
 type PolicyPolNetn struct {
 	_    structs.HostLayout
-	Addr [16]uint8
-	Mask [16]uint8
+	Addr [2]uint64
+	Mask [2]uint64
 	Lvl  uint32
 	Kids uint32
 	Has  [4]uint64

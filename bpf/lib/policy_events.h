@@ -210,8 +210,8 @@ struct pol_net16 {
  * levels 14 and 15. A node's children are consecutive, in the order of their byte: the child
  * of byte b is at kids + rank[b / 64] + the bits of has[b / 64] below b. 336 bytes. */
 struct pol_netn {
-	__u8 addr[16];  /* the prefix: the address's first lvl bytes, the rest zero */
-	__u8 mask[16];  /* 0xff for each of those bytes, the rest zero */
+	__u64 addr[2];  /* the prefix: the address's first lvl bytes, the rest zero (as loaded) */
+	__u64 mask[2];  /* 0xff for each of those bytes, the rest zero */
 	__u32 lvl;      /* 2 to 15 */
 	__u32 kids;     /* the index of the first child in osec_pol_netx */
 	__u64 has[4];   /* a bit per byte value with a child: longer CIDRs under it */

@@ -2,6 +2,7 @@ package enforce
 
 import (
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -561,10 +562,14 @@ func (b *netBuilder) node(ps []netip.Prefix, from int, base bits, at int) {
 		return
 	}
 	n := bpf.PolicyPolNetn{Lvl: uint32(lvl), Kids: uint32(len(b.nodes))}
-	copy(n.Addr[:lvl], first[:lvl])
+	var addr, mask [16]byte
+	copy(addr[:lvl], first[:lvl])
 	for x := range lvl {
-		n.Mask[x] = 0xff
+		mask[x] = 0xff
 	}
+	// As the kernel loads them: words in the machine's byte order.
+	n.Addr = [2]uint64{binary.NativeEndian.Uint64(addr[:8]), binary.NativeEndian.Uint64(addr[8:])}
+	n.Mask = [2]uint64{binary.NativeEndian.Uint64(mask[:8]), binary.NativeEndian.Uint64(mask[8:])}
 	kids := 0
 	for x := range 256 {
 		n.Val[x] = b.idx.of(rules[x])

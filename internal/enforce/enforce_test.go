@@ -5,6 +5,7 @@ package enforce
 // that need a backend this kernel lacks say so and skip; the others never skip.
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"maps"
@@ -1013,10 +1014,9 @@ func TestCompileNetLookup(t *testing.T) {
 		val, node := ent.Val, uint32(ent.Node)
 		for node != 0 {
 			n := st.netx[node-1]
-			for i := range 16 {
-				if a[i]&n.Mask[i] != n.Addr[i] {
-					return vals[val], true
-				}
+			lo, hi := binary.NativeEndian.Uint64(a[:8]), binary.NativeEndian.Uint64(a[8:])
+			if lo&n.Mask[0] != n.Addr[0] || hi&n.Mask[1] != n.Addr[1] {
+				return vals[val], true
 			}
 			k := a[n.Lvl]
 			val = n.Val[k]
@@ -1152,10 +1152,13 @@ func TestCompileClosure(t *testing.T) {
 	require.Equal(t, []bits{{}, bitsOf(1)}, nst.net4val)
 	require.Equal(t, []bits{{}, bitsOf(1)}, nst.net6val)
 	node := func(prefix []byte, lvl int, spans ...[2]int) (n bpf.PolicyPolNetn) {
-		copy(n.Addr[:], prefix)
+		var addr, mask [16]byte
+		copy(addr[:], prefix)
 		for x := range prefix {
-			n.Mask[x] = 0xff
+			mask[x] = 0xff
 		}
+		n.Addr = [2]uint64{binary.NativeEndian.Uint64(addr[:8]), binary.NativeEndian.Uint64(addr[8:])}
+		n.Mask = [2]uint64{binary.NativeEndian.Uint64(mask[:8]), binary.NativeEndian.Uint64(mask[8:])}
 		n.Lvl = uint32(lvl)
 		for _, s := range spans {
 			for x := s[0]; x <= s[1]; x++ {
