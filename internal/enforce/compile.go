@@ -347,11 +347,11 @@ func (x *ruleIndex) of(b bits) uint8 {
 type net16 = bpf.PolicyPolNet16
 
 // netBudget is the most nodes of a set's CIDR lookup, both families (osec_pol_netx, 336
-// bytes each in the kernel: 5.3 MiB at most): the /16s whose nodes do not fit are searched in their
-// family's trie (POL_NET_TRIE), those with the most nodes first. A /16 takes a node for its CIDRs
-// longer than /16, and one more per level where they part or end around an address: 10,000 IPv4
-// CIDRs of /24 to /32 in one /16, ~4,000 (a /24 holding longer CIDRs is a node); 10,000 IPv6
-// CIDRs of /112 to /128 in one /16, ~4,700; 10,000 /128s in as many /16s, 10,000.
+// bytes each in the kernel: 5.3 MiB at most): the /16s whose nodes do not fit are searched in
+// their family's trie (POL_NET_TRIE), those with the most nodes first. A /16 takes a node for
+// its CIDRs longer than /16, and one more per byte where they part or end below it: 10,000 IPv4
+// /32s each in its own /24 take 10,040; 10,000 IPv6 CIDRs of /112 to /128 in one /16, 4,745;
+// 10,000 IPv6 /128s in 256 /16s, 10,256 (BENCHMARKS.md).
 var netBudget = 16384 // a variable for the tests
 
 // netFamily is what fillNet builds of one family's closed CIDRs, mapped to 16 bytes.
