@@ -751,10 +751,10 @@ func (e *Enforcer) writeSlot(slot uint32, st *state, fds map[string]*ebpf.Map) e
 		return fmt.Errorf("ports: %w", err)
 	}
 	if err := putSparse(e.coll.Maps["osec_pol_net4"], slot, &e.net4[slot], st.net4); err != nil {
-		return fmt.Errorf("CIDR filter, IPv4: %w", err)
+		return fmt.Errorf("CIDR lookup, IPv4 /16s: %w", err)
 	}
 	if err := putSparse(e.coll.Maps["osec_pol_net6"], slot, &e.net6[slot], st.net6); err != nil {
-		return fmt.Errorf("CIDR filter, IPv6: %w", err)
+		return fmt.Errorf("CIDR lookup, IPv6 /16s: %w", err)
 	}
 	vk := make([]uint32, 256)
 	vv := make([]bits, 256)

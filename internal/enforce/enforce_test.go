@@ -6,6 +6,7 @@ package enforce
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -16,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -795,6 +797,31 @@ func snapshot(t *testing.T, e *Enforcer) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	dump := func(name string, m *ebpf.Map) {
+		if m.Type() == ebpf.Array { // in batches: the CIDR lookup's arrays have 131,072 entries
+			vs, n := int(m.ValueSize()), int(m.MaxEntries())
+			keys := make([]uint32, n)
+			vals := reflect.MakeSlice(reflect.SliceOf(reflect.ArrayOf(vs, reflect.TypeFor[byte]())), n, n)
+			var c ebpf.MapBatchCursor
+			got := 0
+			for got < n {
+				k, err := m.BatchLookup(&c, keys[got:], vals.Slice(got, n).Interface(), nil)
+				got += k
+				if errors.Is(err, ebpf.ErrKeyNotExist) {
+					break
+				}
+				require.NoError(t, err, name)
+			}
+			var sb strings.Builder
+			nz := 0
+			for i := range got {
+				if v := vals.Index(i).Bytes(); slices.ContainsFunc(v, func(b byte) bool { return b != 0 }) {
+					fmt.Fprintf(&sb, "%d=%x;", keys[i], v)
+					nz++
+				}
+			}
+			out[name] = fmt.Sprintf("%d of %d entries non-zero: %s", nz, got, sb.String())
+			return
+		}
 		it := m.Iterate()
 		var k, v []byte
 		var sb strings.Builder
@@ -809,7 +836,8 @@ func snapshot(t *testing.T, e *Enforcer) map[string]string {
 		require.NoError(t, it.Err(), name)
 		out[name] = fmt.Sprintf("%d entries: %s", n, sb.String())
 	}
-	for _, name := range []string{"osec_pol_active", "osec_pol_hdr", "osec_pol_rules", "osec_pol_rate", "osec_pol_ports"} {
+	for _, name := range []string{"osec_pol_active", "osec_pol_hdr", "osec_pol_rules", "osec_pol_rate", "osec_pol_ports",
+		"osec_pol_net4", "osec_pol_net6", "osec_pol_net4val", "osec_pol_net6val"} {
 		dump(name, e.Map(name))
 	}
 	for _, name := range outerMaps {
