@@ -182,8 +182,8 @@ struct {
 /* CIDRs are looked up without the LPM tries, whose lookup walks one node per branching prefix on
  * the way (with 10,000 CIDRs near the address, ~10 nodes): one read per /16, then one per level
  * where the CIDRs around the address part or end, then the rules. The number of CIDRs does not
- * matter, only how the ones around the address nest: with 10,000 CIDRs in one IPv4 /16, or in
- * one IPv6 /112, the same reads as with one of them.
+ * matter, only how the ones around the address nest: 10,000 CIDRs around it cost the reads of
+ * one of them, or a node more where they part above that one's node.
  *
  * osec_pol_net4[gen * 65536 + hi] and osec_pol_net6[gen * 65536 + hi], hi an address's first 16
  * bits (struct pol_net16): the rules of the longest CIDR of /16 or shorter covering the /16, and
