@@ -1047,9 +1047,10 @@ static __always_inline __u32 popcount64(__u64 x)
 	return (x * 0x0101010101010101ULL) >> 56;
 }
 
-/* net_lookup returns the index of the rules of the CIDRs of set gen that cover the address a
- * (16 bytes of a map value, 8-aligned, IPv4 mapped) whose /16's entry is s (see osec_pol_net4), or -1 when
- * the trie must be searched (a /16 left to it, or an entry the compiler did not write). */
+/* net_lookup returns the index of the rules of the CIDRs of set gen that cover the address a (16
+ * bytes of a map value, 8-aligned, IPv4 mapped) whose /16's entry is s (see osec_pol_net4), or
+ * -1 when the trie must be searched (a /16 left to it, or an entry the compiler did not write). */
+_Static_assert(__builtin_offsetof(struct policy_event, addr) % 8 == 0, "net_lookup loads addr as words");
 static __noinline int net_lookup(__u32 gen, const __u8 *a, struct pol_net16 *s)
 {
 	__u64 lo, hi, w;
@@ -1083,9 +1084,7 @@ static __noinline int net_lookup(__u32 gen, const __u8 *a, struct pol_net16 *s)
 			return val;
 		node = n->kids + n->rank[k / 64] + popcount64(w & ((1ULL << (k % 64)) - 1)) + 1;
 	}
-	if (node)
-		return -1; /* deeper than any set the compiler writes */
-	return val;
+	return -1; /* deeper than any set the compiler writes */
 }
 
 /* cidr_rules returns the rules of the CIDRs of set gen that cover the address a (16 bytes of a
